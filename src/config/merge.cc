@@ -1,0 +1,154 @@
+#include "config/merge.h"
+
+#include <map>
+#include <string>
+#include <utility>
+
+namespace l3af::config {
+
+namespace {
+
+bool overlaps(Direction a, Direction b) {
+    return a == Direction::Both || b == Direction::Both || a == b;
+}
+
+std::string inQuotes(const std::string& text) {
+    return "'" + text + "'";
+}
+
+// A flow exporter's claim on one interface, for the overlap rule.
+struct InterfaceClaim {
+    const FlowExporter* exporter;
+    SourceLocation at;
+};
+
+class Merger {
+  public:
+    explicit Merger(std::vector<Diagnostic>& diagnostics) : diagnostics_(diagnostics) {}
+
+    void addDaemon(DaemonConfig daemon) {
+        if (daemon_where_) {
+            error(daemon.where, "[daemon] is already defined at " + daemon_where_->str() +
+                                    "; it may appear only once across all files");
+            return;
+        }
+        daemon_where_ = daemon.where;
+        config_.daemon = std::move(daemon);
+    }
+
+    void addCollector(CollectorEntry entry) {
+        auto [it, inserted] = collector_where_.emplace(entry.item.name, entry.item.where);
+        if (!inserted) {
+            error(entry.name_at, "collector " + inQuotes(entry.item.name) +
+                                     " is already defined at " + it->second.str());
+            return;
+        }
+        config_.collectors.push_back(std::move(entry.item));
+    }
+
+    void addFlowExporter(FlowExporterEntry entry) {
+        auto [it, inserted] = exporter_where_.emplace(entry.item.name, entry.item.where);
+        if (!inserted)
+            error(entry.name_at, "flow_exporter " + inQuotes(entry.item.name) +
+                                     " is already defined at " + it->second.str());
+        exporters_.push_back(Exporter{std::move(entry), !inserted});
+    }
+
+    // Runs the rules that need every file's items, then hands the Config out.
+    Config finish(bool every_file_parsed) {
+        for (const Exporter& exporter : exporters_) {
+            // A file that is not valid TOML may hold the collector: saying
+            // it is unknown would be a second, misleading error.
+            if (every_file_parsed)
+                checkReferences(exporter.entry);
+            // A duplicate already has its error; its interfaces would only
+            // repeat it.
+            if (!exporter.duplicate)
+                checkInterfaceClaims(exporter.entry);
+        }
+        for (Exporter& exporter : exporters_)
+            if (!exporter.duplicate)
+                config_.flow_exporters.push_back(std::move(exporter.entry.item));
+        return std::move(config_);
+    }
+
+  private:
+    void checkReferences(const FlowExporterEntry& entry) {
+        for (size_t i = 0; i < entry.item.collectors.size(); ++i) {
+            const std::string& name = entry.item.collectors[i];
+            if (collector_where_.contains(name))
+                continue;
+            std::string message = "flow_exporter " + inQuotes(entry.item.name) +
+                                  ": unknown collector " + inQuotes(name);
+            if (collector_where_.empty()) {
+                message += "; no [[collector]] is defined";
+            } else {
+                message += "; defined collectors: ";
+                std::string list;
+                for (const auto& [defined, where] : collector_where_)
+                    list += (list.empty() ? "" : ", ") + defined;
+                message += list;
+            }
+            error(entry.collector_at[i], message);
+        }
+    }
+
+    void checkInterfaceClaims(const FlowExporterEntry& entry) {
+        const FlowExporter& exporter = entry.item;
+        for (size_t i = 0; i < exporter.interfaces.size(); ++i) {
+            std::vector<InterfaceClaim>& claims = claims_[exporter.interfaces[i]];
+            for (const InterfaceClaim& claim : claims) {
+                if (!overlaps(claim.exporter->direction, exporter.direction))
+                    continue;
+                error(entry.interface_at[i],
+                      "flow_exporter " + inQuotes(exporter.name) + ": interface " +
+                          inQuotes(exporter.interfaces[i]) + " (" + toString(exporter.direction) +
+                          ") is already exported by flow_exporter " +
+                          inQuotes(claim.exporter->name) + " (" +
+                          toString(claim.exporter->direction) + ") at " + claim.at.str() +
+                          "; one interface and direction can be exported only once");
+                break;
+            }
+            claims.push_back(InterfaceClaim{&exporter, entry.interface_at[i]});
+        }
+    }
+
+    void error(SourceLocation at, std::string message) {
+        diagnostics_.push_back(Diagnostic{std::move(at), std::move(message)});
+    }
+
+    std::vector<Diagnostic>& diagnostics_;
+    Config config_;
+    std::optional<SourceLocation> daemon_where_;
+    std::map<std::string, SourceLocation> collector_where_;
+    std::map<std::string, SourceLocation> exporter_where_;
+    struct Exporter {
+        FlowExporterEntry entry;
+        bool duplicate;
+    };
+    std::vector<Exporter> exporters_;
+    std::map<std::string, std::vector<InterfaceClaim>> claims_;
+};
+
+} // namespace
+
+Config mergeDocuments(std::vector<Document> documents, std::vector<Diagnostic>& diagnostics) {
+    Merger merger(diagnostics);
+    bool every_file_parsed = true;
+    std::vector<std::string> files;
+    for (Document& document : documents) {
+        every_file_parsed = every_file_parsed && document.parsed;
+        files.push_back(document.file);
+        if (document.daemon)
+            merger.addDaemon(std::move(*document.daemon));
+        for (CollectorEntry& entry : document.collectors)
+            merger.addCollector(std::move(entry));
+        for (FlowExporterEntry& entry : document.flow_exporters)
+            merger.addFlowExporter(std::move(entry));
+    }
+    Config config = merger.finish(every_file_parsed);
+    config.files = std::move(files);
+    return config;
+}
+
+} // namespace l3af::config
