@@ -1,0 +1,416 @@
+#include "cli/commands.h"
+
+#include "config/loader.h"
+#include "daemon/desired.h"
+#include "daemon/manager.h"
+#include "flow/drain.h"
+#include "kernel/bpf_flow_table.h"
+#include "kernel/bpf_kernel.h"
+#include "kernel/flow_function.h"
+#include "kernel/libbpf_log.h"
+#include "plan/executor.h"
+
+#include <arpa/inet.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+
+namespace l3af::cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::optional<config::Config> loadOrReport(const fs::path& path) {
+    std::error_code ec;
+    auto loaded =
+        fs::is_directory(path, ec) ? config::loadDirectory(path) : config::loadFiles({path});
+    if (!loaded) {
+        for (const config::Diagnostic& d : loaded.error())
+            std::cerr << d.str() << "\n";
+        return std::nullopt;
+    }
+    return std::move(*loaded);
+}
+
+int runDaemon(const Options& options, const std::vector<std::string>&) {
+    kernel::installLibbpfLogger();
+    spdlog::set_pattern("%^%l%$: %v");
+    auto manager = daemon::Manager::create(options.config_dir);
+    if (!manager) {
+        std::cerr << "l3afd: " << manager.error().message() << "\n";
+        return 1;
+    }
+    return (*manager)->run();
+}
+
+int check(const Options& options, const std::vector<std::string>& args) {
+    const fs::path path = args.empty() ? fs::path(options.config_dir) : fs::path(args[0]);
+    auto config = loadOrReport(path);
+    if (!config)
+        return 1;
+    std::cout << path.string() << ": ok (" << config->files.size() << " file(s), "
+              << config->collectors.size() << " collector(s), " << config->flow_exporters.size()
+              << " flow exporter(s))\n";
+    return 0;
+}
+
+struct Planned {
+    config::Config config;
+    plan::Desired desired;
+    plan::Plan plan;
+};
+
+std::optional<Planned> computePlan(const Options& options, kernel::BpfKernel*& kernel_out,
+                                   std::unique_ptr<kernel::BpfKernel>& kernel) {
+    auto config = loadOrReport(options.config_dir);
+    if (!config)
+        return std::nullopt;
+    kernel = std::make_unique<kernel::BpfKernel>(config->daemon.pin_root);
+    kernel_out = kernel.get();
+    auto observed = kernel->observe();
+    if (!observed) {
+        std::cerr << "l3afd: " << observed.error().message() << "\n";
+        return std::nullopt;
+    }
+    plan::Desired desired = daemon::desiredState(*config);
+    plan::Plan plan = plan::computePlan(desired, *observed);
+    return Planned{std::move(*config), std::move(desired), std::move(plan)};
+}
+
+void printPending(const plan::Plan& plan) {
+    for (const std::string& p : plan.pending)
+        std::cout << "pending: " << p << "\n";
+}
+
+int planCommand(const Options& options, const std::vector<std::string>&) {
+    kernel::installLibbpfLogger();
+    std::unique_ptr<kernel::BpfKernel> kernel;
+    kernel::BpfKernel* k = nullptr;
+    auto planned = computePlan(options, k, kernel);
+    if (!planned)
+        return 1;
+    if (planned->plan.empty())
+        std::cout << "nothing to do\n";
+    for (const plan::Action& a : planned->plan.actions)
+        std::cout << a.str() << "\n";
+    printPending(planned->plan);
+    return 0;
+}
+
+int applyCommand(const Options& options, const std::vector<std::string>&) {
+    kernel::installLibbpfLogger();
+    std::unique_ptr<kernel::BpfKernel> kernel;
+    kernel::BpfKernel* k = nullptr;
+    auto planned = computePlan(options, k, kernel);
+    if (!planned)
+        return 1;
+    plan::ExecuteHooks hooks;
+    hooks.before_unload = [](const plan::Action& a) {
+        if (a.kind == kernel::kFlowExporterKind)
+            std::cerr << "note: flows still in " << a.kind << " '" << a.name << "' revision "
+                      << a.revision << " are discarded (only the daemon exports them)\n";
+    };
+    const plan::ApplyReport report = plan::execute(planned->plan, planned->desired, *k, hooks);
+    if (report.results.empty())
+        std::cout << "nothing to do\n";
+    for (const plan::ActionResult& r : report.results) {
+        if (r.error)
+            std::cout << "FAILED " << r.error->message() << "\n";
+        else if (r.skipped)
+            std::cout << "skipped " << r.action.str() << "\n";
+        else
+            std::cout << r.action.str() << "\n";
+    }
+    printPending(planned->plan);
+    return report.ok() ? 0 : 1;
+}
+
+int resetCommand(const Options& options, const std::vector<std::string>&) {
+    std::string pin_root = config::DaemonConfig{}.pin_root;
+    std::error_code ec;
+    if (auto loaded = config::loadDirectory(options.config_dir))
+        pin_root = loaded->daemon.pin_root;
+    else
+        std::cerr << "l3afd: configuration invalid; resetting the default pin root " << pin_root
+                  << "\n";
+    kernel::BpfKernel kernel(pin_root);
+    if (Status done = kernel.reset(); !done) {
+        std::cerr << "l3afd: reset: " << done.error().message() << "\n";
+        return 1;
+    }
+    std::cout << "reset: removed everything l3afd pinned under " << pin_root << "\n";
+    return 0;
+}
+
+std::optional<pid_t> runningDaemon(const fs::path& runtime_dir) {
+    std::ifstream in(runtime_dir / "pid");
+    pid_t pid = 0;
+    if (!(in >> pid) || pid <= 0 || kill(pid, 0) != 0)
+        return std::nullopt;
+    return pid;
+}
+
+int reloadCommand(const Options& options, const std::vector<std::string>&) {
+    auto pid = runningDaemon(daemon::runtimeDirFor(options.config_dir));
+    if (!pid) {
+        std::cerr << "l3afd: no daemon is running for " << options.config_dir << "\n";
+        return 1;
+    }
+    if (kill(*pid, SIGHUP) != 0) {
+        std::cerr << "l3afd: signal " << *pid << ": " << std::strerror(errno) << "\n";
+        return 1;
+    }
+    std::cout << "reload requested (pid " << *pid << ")\n";
+    return 0;
+}
+
+const char* attachmentState(const plan::ObservedAttachment& a) {
+    return a.live ? "attached" : "detached";
+}
+
+json statusJson(const Options& options) {
+    const fs::path runtime = daemon::runtimeDirFor(options.config_dir);
+    json daemonStatus;
+    json out = {{"config_dir", options.config_dir}};
+    if (auto pid = runningDaemon(runtime)) {
+        std::ifstream in(runtime / "status.json");
+        daemonStatus = json::parse(in, nullptr, false);
+        if (daemonStatus.is_discarded())
+            daemonStatus = json::object();
+        daemonStatus["running"] = true;
+        daemonStatus["pid"] = *pid;
+    } else {
+        daemonStatus = {{"running", false}};
+    }
+
+    std::string pin_root = config::DaemonConfig{}.pin_root;
+    std::optional<config::Config> config;
+    if (auto loaded = config::loadDirectory(options.config_dir)) {
+        config = std::move(*loaded);
+        pin_root = config->daemon.pin_root;
+    } else {
+        json errors = json::array();
+        for (const config::Diagnostic& d : loaded.error())
+            errors.push_back(d.str());
+        out["config_errors"] = errors;
+    }
+    out["pin_root"] = pin_root;
+
+    json exporters = json::array();
+    kernel::BpfKernel kernel(pin_root);
+    auto observed = kernel.observe();
+    if (observed) {
+        for (const plan::ObservedFunction& f : observed->functions) {
+            if (f.kind != kernel::kFlowExporterKind)
+                continue;
+            json e = {{"name", f.name}, {"revisions", f.revisions}};
+            json links = json::array();
+            for (const plan::ObservedAttachment& a : f.attachments)
+                links.push_back({{"interface", a.attachment.interface},
+                                 {"hook", plan::toString(a.attachment.hook)},
+                                 {"state", attachmentState(a)},
+                                 {"link_id", a.link_id},
+                                 {"revision", a.revision}});
+            e["attachments"] = links;
+            if (daemonStatus.contains("flow_exporters")) {
+                for (const json& d : daemonStatus["flow_exporters"]) {
+                    if (d.value("name", "") == f.name) {
+                        for (auto it = d.begin(); it != d.end(); ++it) {
+                            if (!e.contains(it.key()))
+                                e[it.key()] = it.value();
+                        }
+                    }
+                }
+            }
+            exporters.push_back(e);
+        }
+    } else {
+        out["kernel_error"] = observed.error().message();
+    }
+    if (daemonStatus.contains("daemon")) {
+        json d = daemonStatus["daemon"];
+        d["running"] = true;
+        out["daemon"] = d;
+        for (const json& p : d.value("pending", json::array())) {
+            (void)p;
+        }
+    } else {
+        out["daemon"] = daemonStatus;
+    }
+    out["flow_exporters"] = exporters;
+    out["collectors"] = daemonStatus.value("collectors", json::array());
+    return out;
+}
+
+void printStatusText(const json& s) {
+    const json& d = s["daemon"];
+    std::cout << "config:  " << s["config_dir"].get<std::string>() << "\n";
+    std::cout << "pins:    " << s["pin_root"].get<std::string>() << "\n";
+    if (d.value("running", false))
+        std::cout << "daemon:  running (pid " << d.value("pid", 0) << "), last reload "
+                  << (d["last_reload"].is_string() ? d["last_reload"].get<std::string>() : "never")
+                  << "\n";
+    else
+        std::cout << "daemon:  not running\n";
+    if (d.contains("last_error") && d["last_error"].is_string())
+        std::cout << "last error:\n  " << d["last_error"].get<std::string>() << "\n";
+    for (const json& e : d.value("apply_errors", json::array()))
+        std::cout << "apply error: " << e.get<std::string>() << "\n";
+    for (const json& p : d.value("pending", json::array()))
+        std::cout << "pending: " << p.get<std::string>() << "\n";
+    if (s.contains("config_errors")) {
+        std::cout << "configuration errors:\n";
+        for (const json& e : s["config_errors"])
+            std::cout << "  " << e.get<std::string>() << "\n";
+    }
+    for (const json& e : s["flow_exporters"]) {
+        std::cout << "flow_exporter " << e["name"].get<std::string>();
+        if (e.contains("flows_active"))
+            std::cout << ": " << e["flows_active"] << " flows of " << e["max_flows"]
+                      << ", records exported " << e["records_exported"] << ", overflow "
+                      << e["overflow"]["packets"] << " packets / " << e["overflow"]["octets"]
+                      << " octets, non-IP " << e["non_ip"]["packets"] << ", truncated "
+                      << e["truncated"]["packets"];
+        std::cout << "\n";
+        for (const json& a : e["attachments"])
+            std::cout << "  " << a["interface"].get<std::string>() << " "
+                      << a["hook"].get<std::string>() << ": " << a["state"].get<std::string>()
+                      << " (link " << a["link_id"] << ")\n";
+    }
+    for (const json& c : s["collectors"]) {
+        std::cout << "collector " << c["name"].get<std::string>() << " "
+                  << c["transport"].get<std::string>() << " " << c["address"].get<std::string>()
+                  << ":" << c["port"] << (c.value("connected", false) ? " connected" : " down")
+                  << ": " << c["records_sent"] << " records, " << c["messages_sent"]
+                  << " messages, " << c["bytes_sent"] << " bytes sent; " << c["records_dropped"]
+                  << " records dropped, " << c["send_errors"] << " send errors\n";
+    }
+}
+
+int statusCommand(const Options& options, const std::vector<std::string>&) {
+    kernel::installLibbpfLogger();
+    const json s = statusJson(options);
+    if (options.json)
+        std::cout << s.dump(2) << "\n";
+    else
+        printStatusText(s);
+    return 0;
+}
+
+std::string address(const flow_key& k, const uint8_t* a) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    inet_ntop(k.family == 6 ? AF_INET6 : AF_INET, a, buf, sizeof buf);
+    return buf;
+}
+
+int flowsCommand(const Options& options, const std::vector<std::string>&) {
+    kernel::installLibbpfLogger();
+    auto config = loadOrReport(options.config_dir);
+    if (!config)
+        return 1;
+    kernel::BpfKernel kernel(config->daemon.pin_root);
+    auto observed = kernel.observe();
+    if (!observed) {
+        std::cerr << "l3afd: " << observed.error().message() << "\n";
+        return 1;
+    }
+    struct Row {
+        std::string exporter;
+        flow_key key;
+        flow_value value;
+    };
+    std::vector<Row> rows;
+    for (const plan::ObservedFunction& f : observed->functions) {
+        if (f.kind != kernel::kFlowExporterKind || f.revisions.empty())
+            continue;
+        auto maps =
+            kernel::openFlowMaps(kernel.pins().revision(f.kind, f.name, f.revisions.back()));
+        if (!maps) {
+            std::cerr << "l3afd: " << maps.error().message() << "\n";
+            return 1;
+        }
+        kernel::BpfFlowTable table(maps->flows.get(), maps->baseline.get(), maps->stats.get());
+        Status read = table.readFlows(
+            [&](std::span<const flow_key> keys, std::span<const flow_value> values) {
+                for (size_t i = 0; i < keys.size(); i++)
+                    rows.push_back({f.name, keys[i], values[i]});
+            });
+        if (!read) {
+            std::cerr << "l3afd: " << read.error().message() << "\n";
+            return 1;
+        }
+    }
+    std::sort(rows.begin(), rows.end(),
+              [](const Row& a, const Row& b) { return a.value.octets > b.value.octets; });
+    if (options.limit && rows.size() > options.limit)
+        rows.resize(options.limit);
+    json out = json::array();
+    for (const Row& r : rows) {
+        const flow_key& k = r.key;
+        json row = {{"exporter", r.exporter},
+                    {"ifindex", k.ifindex},
+                    {"direction", k.direction == FLOW_DIR_EGRESS ? "egress" : "ingress"},
+                    {"vlan", k.vlan},
+                    {"protocol", k.protocol},
+                    {"src", address(k, k.src)},
+                    {"dst", address(k, k.dst)},
+                    {"src_port", ntohs(k.src_port)},
+                    {"dst_port", ntohs(k.dst_port)},
+                    {"packets", r.value.packets},
+                    {"octets", r.value.octets},
+                    {"tcp_flags", r.value.tcp_flags}};
+        out.push_back(row);
+    }
+    if (options.json) {
+        std::cout << out.dump(2) << "\n";
+        return 0;
+    }
+    std::printf("%-10s %-7s %-5s %39s %5s  %39s %5s %12s %14s\n", "exporter", "dir", "proto",
+                "source", "port", "destination", "port", "packets", "octets");
+    for (const json& r : out)
+        std::printf("%-10s %-7s %-5u %39s %5u  %39s %5u %12llu %14llu\n",
+                    r["exporter"].get<std::string>().c_str(),
+                    r["direction"].get<std::string>().c_str(), r["protocol"].get<unsigned>(),
+                    r["src"].get<std::string>().c_str(), r["src_port"].get<unsigned>(),
+                    r["dst"].get<std::string>().c_str(), r["dst_port"].get<unsigned>(),
+                    r["packets"].get<unsigned long long>(), r["octets"].get<unsigned long long>());
+    return 0;
+}
+
+const Command kCommands[] = {
+    {"run", "run", "Runs the daemon in the foreground until SIGTERM. SIGHUP reloads.", 0,
+     runDaemon},
+    {"check", "check [FILE|DIR]",
+     "Validates configuration without touching the kernel; needs no root. Errors are\n"
+     "printed as file:line:column: error: ... and the exit code is 1.",
+     1, check},
+    {"plan", "plan", "Prints the actions apply would take, one per line.", 0, planCommand},
+    {"apply", "apply", "Makes the kernel match the configuration once, then exits.", 0,
+     applyCommand},
+    {"status", "status [--json]", "Shows functions, attachments, collectors and counters.", 0,
+     statusCommand},
+    {"flows", "flows [--json] [--limit N]", "Shows the live flow tables, busiest first.", 0,
+     flowsCommand},
+    {"reload", "reload", "Asks the running daemon for this config directory to reload.", 0,
+     reloadCommand},
+    {"reset", "reset", "Detaches and removes everything l3afd pinned under pin_root.", 0,
+     resetCommand},
+};
+
+} // namespace
+
+const Command* findCommand(const std::string& name) {
+    for (const Command& c : kCommands) {
+        if (name == c.name)
+            return &c;
+    }
+    return nullptr;
+}
+
+} // namespace l3af::cli

@@ -1,0 +1,386 @@
+#include "daemon/manager.h"
+
+#include "config/loader.h"
+#include "daemon/desired.h"
+#include "kernel/flow_function.h"
+#include "kernel/hash.h"
+#include "plan/executor.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <ctime>
+#include <fstream>
+
+namespace l3af::daemon {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr uint64_t kHousekeepingUsec = 1000000; // status file, pending interfaces
+
+std::string isoNow() {
+    char buf[64];
+    const time_t now = time(nullptr);
+    struct tm tm {};
+    gmtime_r(&now, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+bool sameCollector(const config::Collector& a, const config::Collector& b) {
+    return a.address == b.address && a.port == b.port && a.transport == b.transport &&
+           a.observation_domain == b.observation_domain &&
+           a.template_refresh == b.template_refresh && a.mtu == b.mtu &&
+           a.reconnect_interval == b.reconnect_interval;
+}
+
+json statJson(const flow_stat_value& v) {
+    return {{"packets", v.packets}, {"octets", v.octets}};
+}
+
+} // namespace
+
+fs::path runtimeDirFor(const fs::path& config_dir) {
+    std::error_code ec;
+    fs::path canonical = fs::weakly_canonical(config_dir, ec);
+    if (ec)
+        canonical = config_dir;
+    if (canonical == "/etc/l3af")
+        return "/run/l3af";
+    return fs::path("/run/l3af") /
+           ("instance-" + kernel::ContentHash().add(canonical.string()).hex());
+}
+
+Manager::Manager(fs::path config_dir)
+    : config_dir_(std::move(config_dir)), runtime_dir_(runtimeDirFor(config_dir_)) {}
+
+Manager::~Manager() {
+    // Runtimes hold event sources: release them before the loop.
+    exporters_.clear();
+    collectors_.clear();
+    housekeeping_.reset();
+    signals_.clear();
+}
+
+Result<std::unique_ptr<Manager>> Manager::create(fs::path config_dir) {
+    std::unique_ptr<Manager> manager(new Manager(std::move(config_dir)));
+    sd_event* event = nullptr;
+    if (int r = sd_event_new(&event); r < 0)
+        return fail(-r, "create event loop");
+    manager->event_.reset(event);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+        sd_event_source* source = nullptr;
+        if (int r = sd_event_add_signal(event, &source, sig | SD_EVENT_SIGNAL_PROCMASK,
+                                        &Manager::onSignal, manager.get());
+            r < 0)
+            return fail(-r, "watch signal " + std::to_string(sig));
+        manager->signals_.emplace_back(source);
+    }
+    // Under systemd: WATCHDOG=1 from the loop at half the WatchdogSec period.
+    (void)sd_event_set_watchdog(event, 1);
+    sd_event_source* timer = nullptr;
+    if (int r = sd_event_add_time_relative(event, &timer, CLOCK_MONOTONIC, kHousekeepingUsec, 0,
+                                           &Manager::onHousekeeping, manager.get());
+        r < 0)
+        return fail(-r, "add housekeeping timer");
+    manager->housekeeping_.reset(timer);
+    sd_event_source_set_enabled(timer, SD_EVENT_ON);
+
+    std::error_code ec;
+    fs::create_directories(manager->runtime_dir_, ec);
+    if (ec)
+        return fail(ec.value(), "create " + manager->runtime_dir_.string());
+    std::ofstream(manager->runtime_dir_ / "pid") << getpid() << "\n";
+    return manager;
+}
+
+int Manager::run() {
+    spdlog::info("l3afd starting: config {}, runtime {}", config_dir_.string(),
+                 runtime_dir_.string());
+    reload();
+    int r = sd_event_loop(event_.get());
+    if (r < 0) {
+        spdlog::error("event loop: {}", std::strerror(-r));
+        return 1;
+    }
+    std::error_code ec;
+    fs::remove(runtime_dir_ / "pid", ec);
+    return 0;
+}
+
+void Manager::reload() {
+    auto loaded = config::loadDirectory(config_dir_);
+    if (!loaded) {
+        last_error_.clear();
+        for (const config::Diagnostic& d : loaded.error()) {
+            spdlog::error("{}", d.str());
+            last_error_ += (last_error_.empty() ? "" : "\n") + d.str();
+        }
+        spdlog::error("configuration rejected; what runs stays as it was");
+        writeStatus();
+        return;
+    }
+    last_error_.clear();
+    apply(*loaded);
+    config_ = std::move(*loaded);
+    last_reload_ = isoNow();
+    spdlog::info("configuration applied: {} collector(s), {} flow exporter(s)",
+                 config_->collectors.size(), config_->flow_exporters.size());
+    writeStatus();
+}
+
+void Manager::apply(const config::Config& config) {
+    reconcile_runs_++;
+    if (!kernel_ || kernel_->pins().root() != config.daemon.pin_root)
+        kernel_ = std::make_unique<kernel::BpfKernel>(config.daemon.pin_root);
+
+    // Collectors first: the exporters' final drains below go to them.
+    rebuildCollectors(config);
+
+    apply_errors_.clear();
+    auto observed = kernel_->observe();
+    if (!observed) {
+        reconcile_failures_++;
+        apply_errors_.push_back(observed.error().message());
+        spdlog::error("observe: {}", observed.error().message());
+        return;
+    }
+    const plan::Desired desired = desiredState(config);
+    const plan::Plan plan = plan::computePlan(desired, *observed);
+    pending_ = plan.pending;
+
+    plan::ExecuteHooks hooks;
+    hooks.before_unload = [this](const plan::Action& action) {
+        // The revision's table is about to go: export what it still holds.
+        auto it = exporter_revisions_.find(action.name);
+        if (action.kind == kernel::kFlowExporterKind && it != exporter_revisions_.end() &&
+            it->second == action.revision && exporters_.contains(action.name)) {
+            exporters_[action.name]->drainAll();
+            exporters_.erase(action.name);
+            exporter_revisions_.erase(action.name);
+        }
+    };
+    const plan::ApplyReport report = plan::execute(plan, desired, *kernel_, hooks);
+    for (const plan::ActionResult& result : report.results) {
+        if (result.error) {
+            apply_errors_.push_back(result.error->message());
+            spdlog::error("{}", result.error->message());
+        } else if (!result.skipped) {
+            spdlog::info("{}", result.action.str());
+        }
+    }
+    if (!report.ok())
+        reconcile_failures_++;
+
+    auto after = kernel_->observe();
+    if (!after) {
+        apply_errors_.push_back(after.error().message());
+        return;
+    }
+    rebuildExporters(config, *after);
+}
+
+void Manager::rebuildCollectors(const config::Config& config) {
+    std::map<std::string, std::unique_ptr<CollectorRuntime>> next;
+    for (const config::Collector& c : config.collectors) {
+        auto it = collectors_.find(c.name);
+        if (it != collectors_.end() && sameCollector(it->second->config(), c)) {
+            next[c.name] = std::move(it->second);
+            continue;
+        }
+        auto runtime = CollectorRuntime::create(event_.get(), c);
+        if (!runtime) {
+            apply_errors_.push_back(runtime.error().message());
+            spdlog::error("{}", runtime.error().message());
+            continue;
+        }
+        next[c.name] = std::move(*runtime);
+    }
+    // Exporters must not keep pointers to collectors about to go.
+    for (auto& [name, exporter] : exporters_) {
+        std::vector<CollectorRuntime*> feeds;
+        for (const std::string& c : exporter->config().collectors) {
+            if (auto it = next.find(c); it != next.end())
+                feeds.push_back(it->second.get());
+        }
+        exporter->reconfigure(exporter->config(), feeds);
+    }
+    collectors_ = std::move(next);
+}
+
+void Manager::rebuildExporters(const config::Config& config, const plan::Observed& observed) {
+    std::map<std::string, std::unique_ptr<ExporterRuntime>> next;
+    std::map<std::string, std::string> revisions;
+    for (const config::FlowExporter& e : config.flow_exporters) {
+        std::vector<CollectorRuntime*> feeds;
+        for (const std::string& c : e.collectors) {
+            if (auto it = collectors_.find(c); it != collectors_.end())
+                feeds.push_back(it->second.get());
+        }
+        // The revision actually loaded: the desired one, or the previous one
+        // when the new one failed to load.
+        const std::string wanted = kernel::flowRevision({e.max_flows});
+        std::string loaded;
+        for (const plan::ObservedFunction& f : observed.functions) {
+            if (f.kind != kernel::kFlowExporterKind || f.name != e.name)
+                continue;
+            for (const std::string& r : f.revisions) {
+                if (r == wanted || loaded.empty())
+                    loaded = r;
+            }
+        }
+        if (loaded.empty())
+            continue;
+        auto it = exporters_.find(e.name);
+        if (it != exporters_.end() && exporter_revisions_[e.name] == loaded) {
+            it->second->reconfigure(e, feeds);
+            next[e.name] = std::move(it->second);
+            startPollTimer(*next[e.name]);
+        } else {
+            auto runtime = ExporterRuntime::create(
+                e, kernel_->pins().revision(kernel::kFlowExporterKind, e.name, loaded), feeds);
+            if (!runtime) {
+                apply_errors_.push_back(runtime.error().message());
+                spdlog::error("{}", runtime.error().message());
+                continue;
+            }
+            next[e.name] = std::move(*runtime);
+            startPollTimer(*next[e.name]);
+        }
+        revisions[e.name] = loaded;
+    }
+    // Exporters no longer declared were drained before their unload; any
+    // left (unload failed) just stop polling.
+    exporters_ = std::move(next);
+    exporter_revisions_ = std::move(revisions);
+}
+
+void Manager::startPollTimer(ExporterRuntime& exporter) {
+    const auto usec = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(exporter.config().poll_interval)
+            .count());
+    sd_event_source* timer = nullptr;
+    if (int r = sd_event_add_time_relative(event_.get(), &timer, CLOCK_MONOTONIC, usec, 0,
+                                           &Manager::onPollTimer, &exporter);
+        r < 0) {
+        spdlog::error("flow_exporter '{}': poll timer: {}", exporter.config().name,
+                      std::strerror(-r));
+        return;
+    }
+    exporter.setTimer(EventSourcePtr(timer));
+}
+
+int Manager::onPollTimer(sd_event_source* s, uint64_t, void* userdata) {
+    auto* exporter = static_cast<ExporterRuntime*>(userdata);
+    exporter->poll();
+    const auto usec = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(exporter->config().poll_interval)
+            .count());
+    sd_event_source_set_time_relative(s, usec);
+    sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+    return 0;
+}
+
+int Manager::onHousekeeping(sd_event_source* s, uint64_t, void* userdata) {
+    auto* self = static_cast<Manager*>(userdata);
+    // Interfaces that appeared, links whose interface was recreated.
+    if (self->config_ && !self->pending_.empty())
+        self->apply(*self->config_);
+    self->writeStatus();
+    sd_event_source_set_time_relative(s, kHousekeepingUsec);
+    sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+    return 0;
+}
+
+int Manager::onSignal(sd_event_source*, const struct signalfd_siginfo* si, void* userdata) {
+    auto* self = static_cast<Manager*>(userdata);
+    if (si->ssi_signo == SIGHUP) {
+        spdlog::info("SIGHUP: reloading {}", self->config_dir_.string());
+        self->reload();
+        return 0;
+    }
+    self->shutdown();
+    return 0;
+}
+
+void Manager::shutdown() {
+    spdlog::info("stopping: exporting every flow still in the tables; attachments stay");
+    for (auto& [name, exporter] : exporters_)
+        exporter->drainAll();
+    // Give TCP collectors a moment to take what is queued.
+    for (int i = 0; i < 20; i++) {
+        if (sd_event_run(event_.get(), 50000) < 0)
+            break;
+    }
+    writeStatus();
+    sd_event_exit(event_.get(), 0);
+}
+
+json Manager::statusJson() const {
+    json exporters = json::array();
+    for (const auto& [name, e] : exporters_) {
+        const ExporterCounters& c = e->counters();
+        exporters.push_back({{"name", name},
+                             {"revision", exporter_revisions_.at(name)},
+                             {"max_flows", e->config().max_flows},
+                             {"flows_active", c.flows_active},
+                             {"records_exported", c.records_exported},
+                             {"polls", c.polls},
+                             {"overflow", statJson(c.stats.overflow)},
+                             {"non_ip", statJson(c.stats.non_ip)},
+                             {"truncated", statJson(c.stats.truncated)},
+                             {"last_error", c.last_error.empty() ? json() : json(c.last_error)}});
+    }
+    json collectors = json::array();
+    for (const auto& [name, c] : collectors_) {
+        const exporter::CollectorCounters& k = c->counters();
+        collectors.push_back({{"name", name},
+                              {"transport", config::toString(c->config().transport)},
+                              {"address", c->config().address},
+                              {"port", c->config().port},
+                              {"connected", k.connected},
+                              {"records_sent", k.records_sent},
+                              {"messages_sent", k.messages_sent},
+                              {"bytes_sent", k.bytes_sent},
+                              {"send_errors", k.send_errors},
+                              {"records_dropped", k.records_dropped},
+                              {"messages_dropped", k.messages_dropped},
+                              {"not_sent_packets", c->totals().not_sent_packets},
+                              {"not_sent_octets", c->totals().not_sent_octets},
+                              {"last_error", k.last_error.empty() ? json() : json(k.last_error)}});
+    }
+    json errors = json::array();
+    for (const std::string& e : apply_errors_)
+        errors.push_back(e);
+    return {{"daemon",
+             {{"pid", getpid()},
+              {"config_dir", config_dir_.string()},
+              {"last_reload", last_reload_.empty() ? json() : json(last_reload_)},
+              {"last_error", last_error_.empty() ? json() : json(last_error_)},
+              {"apply_errors", errors},
+              {"pending", pending_},
+              {"reconcile_runs", reconcile_runs_},
+              {"reconcile_failures", reconcile_failures_},
+              {"updated", isoNow()}}},
+            {"flow_exporters", exporters},
+            {"collectors", collectors}};
+}
+
+void Manager::writeStatus() {
+    const fs::path tmp = runtime_dir_ / "status.json.tmp";
+    {
+        std::ofstream out(tmp);
+        out << statusJson().dump(2) << "\n";
+        if (!out)
+            return;
+    }
+    std::error_code ec;
+    fs::rename(tmp, runtime_dir_ / "status.json", ec);
+}
+
+} // namespace l3af::daemon

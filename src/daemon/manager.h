@@ -1,0 +1,72 @@
+#pragma once
+
+// The daemon: one sd-event loop that owns the config, the reconcile core, the
+// flow exporters and collectors, and answers signals (SIGHUP reloads,
+// SIGTERM/SIGINT export what the tables hold and exit; attachments stay).
+
+#include "common/sd_event.h"
+#include "config/model.h"
+#include "daemon/collector_runtime.h"
+#include "daemon/exporter_runtime.h"
+#include "kernel/bpf_kernel.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace l3af::daemon {
+
+// Where a daemon serving `config_dir` keeps its pid and status file.
+std::filesystem::path runtimeDirFor(const std::filesystem::path& config_dir);
+
+class Manager {
+  public:
+    static Result<std::unique_ptr<Manager>> create(std::filesystem::path config_dir);
+    ~Manager();
+
+    // Runs until SIGTERM/SIGINT; returns the process exit code.
+    int run();
+
+  private:
+    explicit Manager(std::filesystem::path config_dir);
+
+    // Reads the files; a bad config leaves everything as it was.
+    void reload();
+    // Makes the kernel and the runtimes match `config`.
+    void apply(const config::Config& config);
+    void rebuildCollectors(const config::Config& config);
+    void rebuildExporters(const config::Config& config, const plan::Observed& observed);
+    void startPollTimer(ExporterRuntime& exporter);
+    void shutdown();
+    void writeStatus();
+    nlohmann::json statusJson() const;
+
+    static int onSignal(sd_event_source* s, const struct signalfd_siginfo* si, void* userdata);
+    static int onPollTimer(sd_event_source* s, uint64_t usec, void* userdata);
+    static int onHousekeeping(sd_event_source* s, uint64_t usec, void* userdata);
+
+    std::filesystem::path config_dir_;
+    std::filesystem::path runtime_dir_;
+    EventPtr event_;
+    std::vector<EventSourcePtr> signals_;
+    EventSourcePtr housekeeping_;
+
+    std::optional<config::Config> config_; // the last good config
+    std::unique_ptr<kernel::BpfKernel> kernel_;
+    std::map<std::string, std::unique_ptr<CollectorRuntime>> collectors_;
+    std::map<std::string, std::unique_ptr<ExporterRuntime>> exporters_;
+    std::map<std::string, std::string> exporter_revisions_; // name -> revision its runtime reads
+
+    std::string last_error_;
+    std::string last_reload_; // ISO 8601 time of the last good reload
+    uint64_t reconcile_runs_ = 0;
+    uint64_t reconcile_failures_ = 0;
+    std::vector<std::string> pending_;
+    std::vector<std::string> apply_errors_;
+};
+
+} // namespace l3af::daemon
