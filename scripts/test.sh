@@ -2,21 +2,51 @@
 # Sets up the machine, builds, and runs every test: unit (no root), eBPF
 # (BPF_PROG_TEST_RUN, root) and integration (network namespaces, root).
 # Tests that cannot run here report themselves skipped.
-set -euo pipefail
+set -uo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 
 if [ "$(id -u)" -eq 0 ]; then
-	bash scripts/setup.sh
+	bash scripts/setup.sh || exit 1
 else
 	echo "test.sh: not root: skipping setup (packages must already be installed)"
 fi
-bash scripts/build.sh
+bash scripts/build.sh || exit 1
 
-status=0
-meson test -C build --print-errorlogs --num-processes 2 || status=1
+meson test -C build --print-errorlogs --num-processes 2 --no-suite bench
+meson_status=$?
 
+tap="$(mktemp)"
+trap 'rm -f "$tap"' EXIT
+integration_status=0
 if [ -x tests/integration/run.sh ]; then
-	L3AFD="$repo/build/src/cli/l3afd" tests/integration/run.sh || status=1
+	L3AFD="$repo/build/src/cli/l3afd" tests/integration/run.sh | tee "$tap"
+	integration_status=${PIPESTATUS[0]}
 fi
-exit $status
+
+# One closing line over both runners: meson's per-test results and Bats' TAP.
+/usr/bin/python3 - "$repo/build/meson-logs/testlog.json" "$tap" <<'PY'
+import json, re, sys
+passed = failed = skipped = 0
+with open(sys.argv[1]) as log:
+    for line in log:
+        result = json.loads(line).get("result")
+        if result in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif result == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+with open(sys.argv[2]) as tap:
+    for line in tap:
+        if line.startswith("not ok "):
+            failed += 1
+        elif line.startswith("ok "):
+            if re.search(r"#\s*skip", line, re.I):
+                skipped += 1
+            else:
+                passed += 1
+print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
+PY
+
+[ $meson_status -eq 0 ] && [ $integration_status -eq 0 ]

@@ -1,5 +1,7 @@
 #include "flow/expiry.h"
 
+#include <algorithm>
+
 namespace l3af::flow {
 
 namespace {
@@ -51,8 +53,10 @@ FlowRecord makeRecord(const flow_key& key, const flow_value& value, const flow_b
     record.key = key;
     record.packets = minus(value.packets, baseline ? baseline->packets : 0);
     record.octets = minus(value.octets, baseline ? baseline->octets : 0);
-    record.start_ms = clock.toUnixMs(baseline ? baseline->exported_ns : value.first_seen_ns);
-    record.end_ms = clock.toUnixMs(value.last_seen_ns);
+    const uint64_t start_ns = baseline ? baseline->exported_ns : value.first_seen_ns;
+    // CPUs store last_seen without ordering; a flow never ends before it starts.
+    record.start_ms = clock.toUnixMs(start_ns);
+    record.end_ms = clock.toUnixMs(std::max<uint64_t>(value.last_seen_ns, start_ns));
     record.tcp_flags = value.tcp_flags;
     record.min_ttl = value.min_ttl;
     record.max_ttl = value.max_ttl;
