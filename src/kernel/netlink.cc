@@ -1,0 +1,212 @@
+#include "kernel/netlink.h"
+
+#include <libmnl/libmnl.h>
+#include <linux/if.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <vector>
+
+namespace l3af::kernel {
+
+namespace {
+
+constexpr size_t kBufferSize = 32768;
+constexpr size_t kRequestSize = 8192;
+
+// libmnl's iteration macros don't compile as C++; the same walk, typed.
+template <typename F> void forEachAttr(const nlmsghdr* h, size_t header, F&& f) {
+    auto* attr = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(h, header));
+    const auto* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(h));
+    while (mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<const char*>(attr)))) {
+        f(attr);
+        attr = mnl_attr_next(attr);
+    }
+}
+
+template <typename F> void forEachNested(const nlattr* nest, F&& f) {
+    auto* attr = static_cast<const nlattr*>(mnl_attr_get_payload(nest));
+    const auto* tail = reinterpret_cast<const char*>(nest) + mnl_attr_get_len(nest);
+    while (mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<const char*>(attr)))) {
+        f(attr);
+        attr = mnl_attr_next(attr);
+    }
+}
+
+} // namespace
+
+Result<Netlink> Netlink::open() {
+    UniqueFd fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+    if (!fd)
+        return failErrno("rtnetlink socket");
+    sockaddr_nl addr{};
+    addr.nl_family = AF_NETLINK;
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+        return failErrno("bind rtnetlink socket");
+    int one = 1;
+    setsockopt(fd.get(), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+    return Netlink(std::move(fd));
+}
+
+template <typename F> Status Netlink::roundTrip(void* request, size_t length, F&& onMessage) {
+    auto* nlh = static_cast<nlmsghdr*>(request);
+    nlh->nlmsg_seq = seq_++;
+    if (send(fd_.get(), request, length, 0) < 0)
+        return failErrno("rtnetlink send");
+    std::vector<char> buf(kBufferSize);
+    for (;;) {
+        const ssize_t received = recv(fd_.get(), buf.data(), buf.size(), 0);
+        if (received < 0)
+            return failErrno("rtnetlink receive");
+        int n = static_cast<int>(received);
+        for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, n);
+             h = NLMSG_NEXT(h, n)) {
+            if (h->nlmsg_seq != nlh->nlmsg_seq)
+                continue;
+            if (h->nlmsg_type == NLMSG_DONE)
+                return {};
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+                if (err->error == 0)
+                    return {};
+                return fail(-err->error, "rtnetlink");
+            }
+            onMessage(h);
+        }
+    }
+}
+
+Result<std::vector<LinkInfo>> Netlink::links() {
+    char buf[kRequestSize] = {};
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_GETLINK;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+    ifm->ifi_family = AF_UNSPEC;
+
+    std::vector<LinkInfo> links;
+    Status done = roundTrip(nlh, nlh->nlmsg_len, [&](const nlmsghdr* h) {
+        if (h->nlmsg_type != RTM_NEWLINK)
+            return;
+        const auto* info = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(h));
+        LinkInfo link;
+        link.ifindex = static_cast<uint32_t>(info->ifi_index);
+        link.up = (info->ifi_flags & IFF_UP) != 0;
+        forEachAttr(h, sizeof(ifinfomsg), [&](const nlattr* attr) {
+            switch (mnl_attr_get_type(attr)) {
+            case IFLA_IFNAME:
+                link.name = mnl_attr_get_str(attr);
+                break;
+            case IFLA_IFALIAS:
+                link.alias = mnl_attr_get_str(attr);
+                break;
+            case IFLA_LINKINFO:
+                forEachNested(attr, [&](const nlattr* nested) {
+                    if (mnl_attr_get_type(nested) == IFLA_INFO_KIND)
+                        link.kind = mnl_attr_get_str(nested);
+                });
+                break;
+            default:
+                break;
+            }
+        });
+        links.push_back(std::move(link));
+    });
+    if (!done)
+        return std::unexpected(done.error().wrap("list links"));
+    return links;
+}
+
+Result<std::optional<uint32_t>> Netlink::firstIpv4Address(uint32_t ifindex) {
+    char buf[kRequestSize] = {};
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_GETADDR;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+    ifa->ifa_family = AF_INET;
+
+    std::optional<uint32_t> address;
+    Status done = roundTrip(nlh, nlh->nlmsg_len, [&](const nlmsghdr* h) {
+        if (h->nlmsg_type != RTM_NEWADDR || address)
+            return;
+        const auto* msg = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(h));
+        if (msg->ifa_index != ifindex)
+            return;
+        forEachAttr(h, sizeof(ifaddrmsg), [&](const nlattr* attr) {
+            const uint16_t type = mnl_attr_get_type(attr);
+            if (!address && (type == IFA_LOCAL || type == IFA_ADDRESS))
+                address = mnl_attr_get_u32(attr);
+        });
+    });
+    if (!done)
+        return std::unexpected(done.error().wrap("list addresses"));
+    return address;
+}
+
+Status Netlink::createVethPair(const std::string& name, const std::string& peer,
+                               const std::string& alias) {
+    char buf[kRequestSize] = {};
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_NEWLINK;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
+    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+    ifm->ifi_family = AF_UNSPEC;
+    ifm->ifi_flags = IFF_UP;
+    ifm->ifi_change = IFF_UP;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
+    mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias.c_str());
+    nlattr* linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+    nlattr* data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+    nlattr* peerInfo = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+    auto* peerIfm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+    peerIfm->ifi_family = AF_UNSPEC;
+    peerIfm->ifi_flags = IFF_UP;
+    peerIfm->ifi_change = IFF_UP;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, peer.c_str());
+    mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias.c_str());
+    mnl_attr_nest_end(nlh, peerInfo);
+    mnl_attr_nest_end(nlh, data);
+    mnl_attr_nest_end(nlh, linkinfo);
+    if (Status done = roundTrip(nlh, nlh->nlmsg_len, [](const nlmsghdr*) {}); !done)
+        return std::unexpected(done.error().wrap("create veth pair " + name + "/" + peer));
+    // The peer is created down regardless of the flags above on some kernels.
+    if (Status up = setUp(peer); !up)
+        return up;
+    return setUp(name);
+}
+
+Status Netlink::setUp(const std::string& name) {
+    char buf[kRequestSize] = {};
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_NEWLINK;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+    ifm->ifi_family = AF_UNSPEC;
+    ifm->ifi_flags = IFF_UP;
+    ifm->ifi_change = IFF_UP;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
+    if (Status done = roundTrip(nlh, nlh->nlmsg_len, [](const nlmsghdr*) {}); !done)
+        return std::unexpected(done.error().wrap("set " + name + " up"));
+    return {};
+}
+
+Status Netlink::deleteLink(const std::string& name) {
+    char buf[kRequestSize] = {};
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_DELLINK;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+    ifm->ifi_family = AF_UNSPEC;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
+    Status done = roundTrip(nlh, nlh->nlmsg_len, [](const nlmsghdr*) {});
+    if (!done && done.error().code() != ENODEV)
+        return std::unexpected(done.error().wrap("delete " + name));
+    return {};
+}
+
+} // namespace l3af::kernel
