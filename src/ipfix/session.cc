@@ -38,24 +38,42 @@ constexpr uint16_t kVlanIdMask = 0x0fff;
 Session::Session(SessionOptions options, MessageSink sink)
     : options_(options), sink_(std::move(sink)),
       max_(std::clamp(options.max_message_size, kMinMessageLength, kMaxMessageLength)),
-      buffer_(max_) {}
+      buffer_(max_) {
+    flows_.id = options_.observation_domain;
+    if (flows_.id == 0) {
+        // One domain: its messages carry flows and reports alike.
+        flows_.templates = templateSets();
+        reports_ = &flows_;
+    } else {
+        flows_.templates = flowTemplateSet();
+        reports_domain_.id = 0;
+        reports_domain_.templates = optionsTemplateSet();
+        reports_ = &reports_domain_;
+    }
+}
 
 void Session::begin(uint64_t now_ms) {
     // Only a message with content: due templates wait for this batch.
-    if (message_open_)
+    if (open_)
         emit();
     now_ms_ = now_ms;
     export_time_ = static_cast<uint32_t>(now_ms / 1000);
-    if (templates_due_)
+    scheduleRefresh(flows_);
+    if (reports_ != &flows_)
+        scheduleRefresh(*reports_);
+}
+
+void Session::scheduleRefresh(Domain& domain) {
+    if (domain.templates_due)
         return;
     const auto refresh = options_.template_refresh.count();
     if (refresh <= 0)
         return;
     // A clock that went back counts as elapsed: better a spare template than
     // a collector that waits for one.
-    if (now_ms < templates_sent_ms_ ||
-        now_ms - templates_sent_ms_ >= static_cast<uint64_t>(refresh))
-        templates_due_ = true;
+    if (now_ms_ < domain.templates_sent_ms ||
+        now_ms_ - domain.templates_sent_ms >= static_cast<uint64_t>(refresh))
+        domain.templates_due = true;
 }
 
 void Session::add(const flow::FlowRecord& record) {
@@ -65,11 +83,11 @@ void Session::add(const flow::FlowRecord& record) {
     bool icmp;
     if (key.family == 4) {
         address_length = 4;
-        p = reserve(kIPv4FlowTemplateId, kIPv4FlowRecordLength);
+        p = reserve(flows_, kIPv4FlowTemplateId, kIPv4FlowRecordLength);
         icmp = key.protocol == kProtocolIcmp;
     } else if (key.family == 6) {
         address_length = 16;
-        p = reserve(kIPv6FlowTemplateId, kIPv6FlowRecordLength);
+        p = reserve(flows_, kIPv6FlowTemplateId, kIPv6FlowRecordLength);
         icmp = key.protocol == kProtocolIcmpV6;
     } else {
         ++records_rejected_;
@@ -110,7 +128,9 @@ void Session::add(const flow::FlowRecord& record) {
 }
 
 void Session::addReliability(const ReliabilityStats& stats) {
-    uint8_t* p = reserve(kExportingReliabilityTemplateId, kExportingReliabilityRecordLength);
+    // In domain 0, reserve() first emits the flow message being built.
+    uint8_t* p =
+        reserve(*reports_, kExportingReliabilityTemplateId, kExportingReliabilityRecordLength);
     wire::put32(p + 0, options_.exporting_process_id);
     wire::put64(p + 4, stats.not_sent_flows);
     wire::put64(p + 12, stats.not_sent_packets);
@@ -118,43 +138,54 @@ void Session::addReliability(const ReliabilityStats& stats) {
     wire::put64(p + 28, stats.first_not_sent_ms);
     wire::put64(p + 36, stats.last_not_sent_ms);
 
-    p = reserve(kMeteringReliabilityTemplateId, kMeteringReliabilityRecordLength);
+    p = reserve(*reports_, kMeteringReliabilityTemplateId, kMeteringReliabilityRecordLength);
+    // The scope is the domain metered, not the one of the message header.
     wire::put32(p + 0, options_.observation_domain);
     wire::put64(p + 4, stats.ignored_packets);
     wire::put64(p + 12, stats.ignored_octets);
     wire::put64(p + 20, stats.first_ignored_ms);
     wire::put64(p + 28, stats.last_ignored_ms);
+
+    // A report in domain 0 is complete: send it now rather than hold a
+    // second message open beside the flows' one.
+    if (reports_ != &flows_)
+        emit();
 }
 
 void Session::flush() {
-    if (!message_open_) {
-        if (!templates_due_)
+    if (!open_) {
+        if (!flows_.templates_due)
             return;
-        openMessage(); // a message of templates alone
+        openMessage(flows_); // a message of templates alone
     }
     emit();
 }
 
 uint32_t Session::restart() {
-    const uint32_t dropped = message_open_ ? message_records_ : 0;
-    message_open_ = false;
+    const uint32_t dropped = open_ ? message_records_ : 0;
+    open_ = nullptr;
     used_ = 0;
     set_start_ = 0;
     message_records_ = 0;
-    sequence_ = 0;
-    templates_due_ = true;
+    for (Domain* domain : {&flows_, reports_}) {
+        domain->sequence = 0;
+        domain->templates_due = true;
+    }
     return dropped;
 }
 
-uint8_t* Session::reserve(uint16_t set_id, size_t length) {
-    if (!message_open_)
-        openMessage();
+uint8_t* Session::reserve(Domain& domain, uint16_t set_id, size_t length) {
+    // One message belongs to one domain (its header names it).
+    if (open_ && open_ != &domain)
+        emit();
+    if (!open_)
+        openMessage(domain);
     const bool same_set = set_start_ != 0 && set_id_ == set_id;
     if (used_ + length + (same_set ? 0 : kSetHeaderLength) > max_) {
         emit();
-        // Fits: max_ >= kMinMessageLength leaves room for the templates, a
-        // set header and the largest record.
-        openMessage();
+        // Fits: max_ >= kMinMessageLength leaves room for all the templates,
+        // a set header and the largest record.
+        openMessage(domain);
     }
     if (set_start_ == 0 || set_id_ != set_id) {
         closeSet();
@@ -169,17 +200,16 @@ uint8_t* Session::reserve(uint16_t set_id, size_t length) {
     return at;
 }
 
-void Session::openMessage() {
-    message_open_ = true;
+void Session::openMessage(Domain& domain) {
+    open_ = &domain;
     used_ = kMessageHeaderLength;
     set_start_ = 0;
     message_records_ = 0;
-    if (templates_due_) {
-        const auto block = templateSets();
-        std::memcpy(buffer_.data() + used_, block.data(), block.size());
-        used_ += block.size();
-        templates_due_ = false;
-        templates_sent_ms_ = now_ms_;
+    if (domain.templates_due) {
+        std::memcpy(buffer_.data() + used_, domain.templates.data(), domain.templates.size());
+        used_ += domain.templates.size();
+        domain.templates_due = false;
+        domain.templates_sent_ms = now_ms_;
     }
 }
 
@@ -199,16 +229,16 @@ void Session::emit() {
     wire::put16(h + 0, kVersion);
     wire::put16(h + 2, static_cast<uint16_t>(length));
     wire::put32(h + 4, export_time_);
-    wire::put32(h + 8, sequence_);
-    wire::put32(h + 12, options_.observation_domain);
+    wire::put32(h + 8, open_->sequence);
+    wire::put32(h + 12, open_->id);
 
     // The state moves on before the sink runs, so a sink that calls restart()
     // (a failed send that opens a new transport session) leaves it consistent.
-    sequence_ += records; // wraps modulo 2^32, as section 3.1 says
+    open_->sequence += records; // wraps modulo 2^32, as section 3.1 says
     records_emitted_ += records;
     ++messages_emitted_;
     bytes_emitted_ += length;
-    message_open_ = false;
+    open_ = nullptr;
     used_ = 0;
     message_records_ = 0;
 

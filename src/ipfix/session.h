@@ -1,8 +1,21 @@
 #pragma once
 
-// One IPFIX stream from one Observation Domain over one transport session
+// One IPFIX exporter talking to one collector over one transport session
 // (RFC 7011): flow records in, complete IPFIX Messages out. Pure: no sockets,
 // no clocks; the caller passes the time and sends what the sink receives.
+//
+// Two Observation Domains share the transport session, each with its own
+// Sequence Number and its own templates (section 3.1: sequence numbers count
+// per Observation Domain per transport session; templates are scoped alike):
+//
+//   - the configured domain N carries the flow records (templates 256, 257);
+//   - domain 0 carries the reliability reports (options templates 258, 259),
+//     as section 3.1 suggests for statistics that no one domain owns. It also
+//     keeps them out of N's sequence, which collectors such as nfdump check
+//     against flow records only.
+//
+// When N is itself 0 there is one domain: flows and reports share its
+// messages, its sequence and one template block.
 //
 // A message is built in one buffer allocated at construction; adding a record
 // writes it in place, so encoding allocates nothing in steady state.
@@ -50,8 +63,10 @@ struct ReliabilityStats {
     uint64_t last_not_sent_ms = 0;
 };
 
-// Receives each complete message and the number of Data Records in it (flow
-// and options records). The span is valid only during the call. The sink must
+// Receives each complete message and the number of Data Records in it: flow
+// records in a message of the configured domain, options records in one of
+// domain 0 (both kinds when the configured domain is 0). The span is valid
+// only during the call. The sink must
 // not call add(), addReliability(), begin() or flush() on the session that
 // calls it; restart() is allowed (a send failure may start a new session).
 using MessageSink = std::function<void(std::span<const uint8_t> message, uint32_t data_records)>;
@@ -65,10 +80,11 @@ class Session {
 
     // Starts a batch at `now_ms` (Unix epoch ms). Emits the message being
     // built, if it holds any record, then sets the Export Time of the
-    // messages that follow (now_ms / 1000) and decides whether the templates
-    // are due: at the first message of the transport session, and when
-    // template_refresh is not 0 and has elapsed since they were last sent (or
-    // the clock went back). Due templates go at the start of the next message.
+    // messages that follow (now_ms / 1000) and decides, for each domain,
+    // whether its templates are due: at its first message of the transport
+    // session, and when template_refresh is not 0 and has elapsed since they
+    // were last sent in that domain (or the clock went back). Due templates
+    // go at the start of the domain's next message.
     void begin(uint64_t now_ms);
 
     // Appends a flow record to the current message; emits the message first
@@ -76,35 +92,62 @@ class Session {
     // nor 6 is not encoded and counted in recordsRejected().
     void add(const flow::FlowRecord& record);
 
-    // Appends the two reliability records: the exporting (258) and the
-    // metering (259) one.
+    // Sends the two reliability records, the exporting (258) and the
+    // metering (259) one, in a message of their own in domain 0 (preceded by
+    // the options templates when due there), emitted before this returns.
+    // The flow message being built is emitted first: the wire keeps the order
+    // of the calls, and every message the sink sees holds only what was added
+    // before it, so a caller can attribute its pending flows to the message
+    // that carries them. The metering record's scope is still the configured
+    // domain: it describes that domain's Metering Process.
+    // When the configured domain is 0, the records join the current message.
     void addReliability(const ReliabilityStats& stats);
 
-    // Emits the pending message, if any (data records, or templates that
-    // are due).
+    // Emits the pending message, if any (flow records, or flow templates
+    // that are due). Domain 0 never gets a message of templates alone: it
+    // carries nothing but reports, and its templates travel with them.
     void flush();
 
-    // A new transport session (a TCP reconnect): the sequence number restarts
-    // at 0 and the templates go at the start of the next message. A message
-    // being built belongs to the old session and is dropped; returns the
-    // number of data records it held, so the caller can count them as not sent.
+    // A new transport session (a TCP reconnect): both domains' sequence
+    // numbers restart at 0 and each domain's templates go at the start of
+    // its next message. A message being built belongs to the old session and
+    // is dropped; returns the number of data records it held, so the caller
+    // can count them as not sent (flow records only, unless the configured
+    // domain is 0: reports are never left pending in domain 0).
     uint32_t restart();
 
-    // Totals over the session's life, across restarts; what the sink received.
+    // Totals over the session's life, across restarts and over both domains;
+    // what the sink received. recordsEmitted() counts every Data Record, flow
+    // and options records alike (the sum of the sink's data_records).
     uint64_t recordsEmitted() const { return records_emitted_; }
     uint64_t messagesEmitted() const { return messages_emitted_; }
     uint64_t bytesEmitted() const { return bytes_emitted_; }
     uint64_t recordsRejected() const { return records_rejected_; }
 
-    // The sequence number the next message will carry (section 3.1).
-    uint32_t sequenceNumber() const { return sequence_; }
+    // The sequence number the next flow message will carry (section 3.1).
+    uint32_t sequenceNumber() const { return flows_.sequence; }
+    // The one the next reliability report will carry: domain 0's, or the
+    // same as sequenceNumber() when the configured domain is 0.
+    uint32_t reportSequenceNumber() const { return reports_->sequence; }
     size_t maxMessageSize() const { return max_; }
 
   private:
-    // Makes room for a record of `length` bytes in a Data Set of `set_id` and
-    // returns where to write it.
-    uint8_t* reserve(uint16_t set_id, size_t length);
-    void openMessage();
+    // What RFC 7011 keeps per Observation Domain in a transport session.
+    struct Domain {
+        uint32_t id = 0;
+        // The (Options) Template Sets this domain's data sets refer to.
+        std::span<const uint8_t> templates;
+        uint32_t sequence = 0;
+        // Due at the start of every transport session, then on refresh.
+        bool templates_due = true;
+        uint64_t templates_sent_ms = 0;
+    };
+
+    void scheduleRefresh(Domain& domain);
+    // Makes room for a record of `length` bytes in a Data Set of `set_id` of
+    // a message of `domain` and returns where to write it.
+    uint8_t* reserve(Domain& domain, uint16_t set_id, size_t length);
+    void openMessage(Domain& domain);
     void closeSet();
     void emit();
 
@@ -115,13 +158,12 @@ class Session {
 
     uint64_t now_ms_ = 0; // of the last begin()
     uint32_t export_time_ = 0;
-    uint32_t sequence_ = 0;
-    // Due at the start of every transport session, then on refresh.
-    bool templates_due_ = true;
-    uint64_t templates_sent_ms_ = 0;
+    Domain flows_;              // the configured domain
+    Domain reports_domain_;     // domain 0, unused when the configured domain is 0
+    Domain* reports_ = nullptr; // where reliability reports go: &reports_domain_ or &flows_
 
-    // The message being built.
-    bool message_open_ = false;
+    // The message being built, and the domain it belongs to (nullptr: none).
+    Domain* open_ = nullptr;
     size_t used_ = 0;
     size_t set_start_ = 0; // offset of the open Data Set's header; 0: none open
     uint16_t set_id_ = 0;

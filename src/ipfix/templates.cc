@@ -61,6 +61,10 @@ constexpr std::array<uint8_t, kTemplateSetsLength> encodeTemplateSets() {
     w.templateRecord(kIPv4FlowTemplateId, kIPv4FlowFields);
     w.templateRecord(kIPv6FlowTemplateId, kIPv6FlowFields);
     w.patch16(template_set + 2, static_cast<uint16_t>(w.pos() - template_set));
+    // The sets are also handed out one by one (flowTemplateSet(),
+    // optionsTemplateSet()): the split must fall where the lengths say.
+    if (w.pos() != kFlowTemplateSetLength)
+        throw "template set length mismatch";
 
     const size_t options_set = w.pos();
     w.put16(kOptionsTemplateSetId);
@@ -81,6 +85,16 @@ constexpr std::array<uint8_t, kTemplateSetsLength> encodeTemplateSets() {
 constexpr std::array<uint8_t, kTemplateSetsLength> kTemplateBlock = encodeTemplateSets();
 
 } // namespace
+
+std::span<const uint8_t, kFlowTemplateSetLength> flowTemplateSet() {
+    return std::span<const uint8_t, kTemplateSetsLength>(kTemplateBlock)
+        .first<kFlowTemplateSetLength>();
+}
+
+std::span<const uint8_t, kOptionsTemplateSetLength> optionsTemplateSet() {
+    return std::span<const uint8_t, kTemplateSetsLength>(kTemplateBlock)
+        .last<kOptionsTemplateSetLength>();
+}
 
 std::span<const uint8_t, kTemplateSetsLength> templateSets() {
     return kTemplateBlock;

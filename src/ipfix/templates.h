@@ -1,7 +1,9 @@
 #pragma once
 
 // The four templates a session announces, and their encoding as one Template
-// Set and one Options Template Set (RFC 7011 sections 3.4.1, 3.4.2).
+// Set and one Options Template Set (RFC 7011 sections 3.4.1, 3.4.2). The two
+// sets go in the messages of different Observation Domains (see session.h),
+// so each can be had alone.
 //
 // Flow records (templates 256 IPv4 and 257 IPv6) list their fields widest
 // first, so every 8-, 4- and 2-byte field sits at an offset that is a
@@ -130,21 +132,32 @@ inline constexpr size_t kMessageHeaderLength = 16; // section 3.1
 inline constexpr size_t kSetHeaderLength = 4;      // section 3.3.2
 inline constexpr size_t kMaxMessageLength = 65535; // the header's 16-bit Length
 
-// Both template sets as one block: the Template Set (256, 257) and then the
-// Options Template Set (258, 259). 4 + 2 * (4 + 19 * 4) + 4 + (6 + 6 * 4) +
-// (6 + 5 * 4) = 224 bytes.
-inline constexpr size_t kTemplateSetsLength =
-    kSetHeaderLength + 2 * (4 + 4 * kIPv4FlowFields.size()) + kSetHeaderLength +
-    (6 + 4 * kExportingReliabilityFields.size()) + (6 + 4 * kMeteringReliabilityFields.size());
+// The Template Set (256, 257): 4 + 2 * (4 + 19 * 4) = 164 bytes.
+inline constexpr size_t kFlowTemplateSetLength =
+    kSetHeaderLength + (4 + 4 * kIPv4FlowFields.size()) + (4 + 4 * kIPv6FlowFields.size());
+static_assert(kFlowTemplateSetLength == 164);
+
+// The Options Template Set (258, 259): 4 + (6 + 6 * 4) + (6 + 5 * 4) = 60 bytes.
+inline constexpr size_t kOptionsTemplateSetLength = kSetHeaderLength +
+                                                    (6 + 4 * kExportingReliabilityFields.size()) +
+                                                    (6 + 4 * kMeteringReliabilityFields.size());
+static_assert(kOptionsTemplateSetLength == 60);
+
+// Both sets as one block, the Template Set first: what a session whose flows
+// and reliability records share one Observation Domain announces.
+inline constexpr size_t kTemplateSetsLength = kFlowTemplateSetLength + kOptionsTemplateSetLength;
 static_assert(kTemplateSetsLength == 224);
 
 // The smallest max_message_size a session accepts: a message that starts with
-// the templates still has room for the largest data record, so every message
-// carries at least one data record or the templates.
+// all the templates still has room for the largest data record, so every
+// message carries at least one data record or the templates.
 inline constexpr size_t kMinMessageLength =
     kMessageHeaderLength + kTemplateSetsLength + kSetHeaderLength + kIPv6FlowRecordLength;
 
-// The encoded block, computed at compile time.
+// The encoded sets, computed at compile time: the Template Set alone, the
+// Options Template Set alone, and both together.
+std::span<const uint8_t, kFlowTemplateSetLength> flowTemplateSet();
+std::span<const uint8_t, kOptionsTemplateSetLength> optionsTemplateSet();
 std::span<const uint8_t, kTemplateSetsLength> templateSets();
 
 } // namespace l3af::ipfix

@@ -115,14 +115,15 @@ std::expected<DecodedMessage, std::string> Decoder::decode(std::span<const uint8
                     t.fields.emplace_back(id, length);
                 }
                 out.templates.push_back(t);
-                templates_[t.id] = t;
+                templates_[{out.domain, t.id}] = t;
             }
             if (p != end)
                 return bad("padding after template records");
         } else if (set_id >= 256) {
-            const auto it = templates_.find(set_id);
+            const auto it = templates_.find({out.domain, set_id});
             if (it == templates_.end())
-                return bad("data set " + std::to_string(set_id) + " before its template");
+                return bad("data set " + std::to_string(set_id) +
+                           " before its template in domain " + std::to_string(out.domain));
             const DecodedTemplate& t = it->second;
             const size_t length = t.recordLength();
             if (length == 0 || (end - p) % length != 0)

@@ -10,6 +10,7 @@
 #include <map>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace l3af::ipfix::testing {
@@ -44,13 +45,16 @@ struct DecodedMessage {
     std::vector<DecodedRecord> records;     // data records, in order
 };
 
-// One decoder per transport session: templates persist across messages.
+// One decoder per transport session: templates persist across messages, and
+// are scoped to the Observation Domain of the message that announced them
+// (RFC 7011 section 8), so a data set that relies on another domain's
+// template is an error.
 class Decoder {
   public:
     std::expected<DecodedMessage, std::string> decode(std::span<const uint8_t> message);
 
   private:
-    std::map<uint16_t, DecodedTemplate> templates_;
+    std::map<std::pair<uint32_t, uint16_t>, DecodedTemplate> templates_; // {domain, id}
 };
 
 } // namespace l3af::ipfix::testing

@@ -2,7 +2,9 @@
 // template formats, sections 3.1 to 3.4) and the IANA element registry. Every
 // number on the wire is big-endian. The session under test uses observation
 // domain 7 and exporting process 42, and begins at 1700000002000 ms, so every
-// Message Header carries Export Time 1700000002 s = 0x6553f102.
+// Message Header carries Export Time 1700000002 s = 0x6553f102. Flow records
+// travel in domain 7, reliability reports in domain 0 (section 3.1), each
+// domain with its own sequence number and its own templates.
 
 #include "ipfix/session.h"
 
@@ -70,12 +72,14 @@ std::string dump(const Bytes& bytes) {
 
 constexpr uint64_t kNowMs = 1700000002000;
 
-// Message Header: Version 10, Length, Export Time, Sequence Number 0,
-// Observation Domain ID 7.
-Bytes header(uint16_t length) {
-    Bytes h = hex("00 0a  00 00  65 53 f1 02  00 00 00 00  00 00 00 07");
+// Message Header: Version 10, Length, Export Time, Sequence Number,
+// Observation Domain ID; the one of flow messages unless told otherwise.
+Bytes header(uint16_t length, uint8_t sequence = 0, uint8_t domain = 7) {
+    Bytes h = hex("00 0a  00 00  65 53 f1 02  00 00 00 00  00 00 00 00");
     h[2] = static_cast<uint8_t>(length >> 8);
     h[3] = static_cast<uint8_t>(length);
+    h[11] = sequence;
+    h[15] = domain;
     return h;
 }
 
@@ -206,42 +210,46 @@ flow::FlowRecord ipv4Record() {
     return r;
 }
 
-TEST_F(GoldenTest, TemplatesOpenTheSession) {
+// The flow templates open domain 7; the options templates belong to domain 0
+// and wait for its first report.
+TEST_F(GoldenTest, FlowTemplatesOpenTheSession) {
     session_.begin(kNowMs);
     session_.flush();
     ASSERT_EQ(messages_.size(), 1u);
     EXPECT_EQ(records_[0], 0u) << "template records are not data records";
     const Bytes expected =
-        concat({header(16 + 224), kTemplateSetHeader, kIPv4Template, kIPv6Template,
-                kOptionsSetHeader, kExportingTemplate, kMeteringTemplate});
+        concat({header(16 + 164), kTemplateSetHeader, kIPv4Template, kIPv6Template});
     EXPECT_EQ(dump(messages_[0]), dump(expected));
 }
+
+// ipv4Record() in Data Set 256.
+const Bytes kIPv4TcpRecordData = hex(R"(
+    00 00 00 00 00 00 13 88   // octetDeltaCount 5000
+    00 00 00 00 00 00 00 0a   // packetDeltaCount 10
+    00 00 01 8b cf e5 68 00   // flowStartMilliseconds 1700000000000
+    00 00 01 8b cf e5 6d dc   // flowEndMilliseconds 1700000001500
+    c0 00 02 0a               // sourceIPv4Address 192.0.2.10
+    c6 33 64 14               // destinationIPv4Address 198.51.100.20
+    00 00 00 03               // ingressInterface 3
+    00 00 00 00               // egressInterface 0
+    c0 00                     // sourceTransportPort 49152
+    01 bb                     // destinationTransportPort 443
+    00 00                     // icmpTypeCodeIPv4 0
+    00 00                     // vlanId 0
+    00 1b                     // tcpControlBits FIN SYN PSH ACK
+    06                        // protocolIdentifier TCP
+    28                        // ipClassOfService
+    00                        // flowDirection ingress
+    03                        // flowEndReason end of flow detected
+    3f                        // minimumTTL 63
+    40                        // maximumTTL 64
+)");
 
 TEST_F(GoldenTest, IPv4TcpRecord) {
     const Bytes expected = concat({
         header(16 + 4 + 64),
         hex("01 00  00 44"), // Data Set 256, length 4 + 64
-        hex(R"(
-            00 00 00 00 00 00 13 88   // octetDeltaCount 5000
-            00 00 00 00 00 00 00 0a   // packetDeltaCount 10
-            00 00 01 8b cf e5 68 00   // flowStartMilliseconds 1700000000000
-            00 00 01 8b cf e5 6d dc   // flowEndMilliseconds 1700000001500
-            c0 00 02 0a               // sourceIPv4Address 192.0.2.10
-            c6 33 64 14               // destinationIPv4Address 198.51.100.20
-            00 00 00 03               // ingressInterface 3
-            00 00 00 00               // egressInterface 0
-            c0 00                     // sourceTransportPort 49152
-            01 bb                     // destinationTransportPort 443
-            00 00                     // icmpTypeCodeIPv4 0
-            00 00                     // vlanId 0
-            00 1b                     // tcpControlBits FIN SYN PSH ACK
-            06                        // protocolIdentifier TCP
-            28                        // ipClassOfService
-            00                        // flowDirection ingress
-            03                        // flowEndReason end of flow detected
-            3f                        // minimumTTL 63
-            40                        // maximumTTL 64
-        )"),
+        kIPv4TcpRecordData,
     });
     EXPECT_EQ(dump(encodeAlone(ipv4Record())), dump(expected));
 }
@@ -405,7 +413,7 @@ TEST_F(GoldenTest, VlanTaggedRecord) {
     EXPECT_EQ(dump(encodeAlone(r)), dump(expected));
 }
 
-TEST_F(GoldenTest, ReliabilityRecords) {
+ReliabilityStats sampleStats() {
     ReliabilityStats stats;
     stats.not_sent_flows = 7;
     stats.not_sent_packets = 70;
@@ -416,35 +424,112 @@ TEST_F(GoldenTest, ReliabilityRecords) {
     stats.ignored_octets = 180;
     stats.first_ignored_ms = 1700000000500;
     stats.last_ignored_ms = 1700000001000;
+    return stats;
+}
 
+// The exporting record of sampleStats(), exporting process 42.
+const Bytes kExportingDataSet = hex(R"(
+    01 02  00 30              // Data Set 258, length 4 + 44
+    00 00 00 2a               // exportingProcessId 42
+    00 00 00 00 00 00 00 07   // notSentFlowTotalCount 7
+    00 00 00 00 00 00 00 46   // notSentPacketTotalCount 70
+    00 00 00 00 00 00 1b 58   // notSentOctetTotalCount 7000
+    00 00 01 8b cf e5 68 00   // observationTimeMilliseconds first 1700000000000
+    00 00 01 8b cf e5 6d dc   // observationTimeMilliseconds last 1700000001500
+)");
+
+// The metering record of sampleStats(); its scope is the domain metered.
+Bytes meteringDataSet(uint8_t metered_domain) {
+    Bytes set = hex(R"(
+        01 03  00 28              // Data Set 259, length 4 + 36
+        00 00 00 00               // observationDomainId, set below
+        00 00 00 00 00 00 00 03   // ignoredPacketTotalCount 3
+        00 00 00 00 00 00 00 b4   // ignoredOctetTotalCount 180
+        00 00 01 8b cf e5 69 f4   // observationTimeMilliseconds first 1700000000500
+        00 00 01 8b cf e5 6b e8   // observationTimeMilliseconds last 1700000001000
+    )");
+    set[7] = metered_domain;
+    return set;
+}
+
+const Bytes kReliabilityDataSets = concat({kExportingDataSet, meteringDataSet(7)});
+
+// A report is a message of domain 0 of its own: the first one opens with the
+// options templates, and domain 0 counts its own sequence, 2 per report.
+TEST_F(GoldenTest, ReliabilityReportsGoInDomainZero) {
     session_.begin(kNowMs);
-    session_.flush();
-    session_.addReliability(stats);
-    session_.flush();
-    ASSERT_EQ(messages_.size(), 2u);
+    session_.flush(); // domain 7: flow templates
+    session_.addReliability(sampleStats());
+    session_.addReliability(sampleStats());
+    session_.flush(); // nothing pending: the reports went at once
+    ASSERT_EQ(messages_.size(), 3u);
     EXPECT_EQ(records_[1], 2u) << "options data records are data records";
+    EXPECT_EQ(records_[2], 2u);
 
-    const Bytes expected = concat({
-        header(16 + 48 + 40),
-        hex(R"(
-            01 02  00 30              // Data Set 258, length 4 + 44
-            00 00 00 2a               // exportingProcessId 42
-            00 00 00 00 00 00 00 07   // notSentFlowTotalCount 7
-            00 00 00 00 00 00 00 46   // notSentPacketTotalCount 70
-            00 00 00 00 00 00 1b 58   // notSentOctetTotalCount 7000
-            00 00 01 8b cf e5 68 00   // observationTimeMilliseconds first 1700000000000
-            00 00 01 8b cf e5 6d dc   // observationTimeMilliseconds last 1700000001500
-        )"),
-        hex(R"(
-            01 03  00 28              // Data Set 259, length 4 + 36
-            00 00 00 07               // observationDomainId 7
-            00 00 00 00 00 00 00 03   // ignoredPacketTotalCount 3
-            00 00 00 00 00 00 00 b4   // ignoredOctetTotalCount 180
-            00 00 01 8b cf e5 69 f4   // observationTimeMilliseconds first 1700000000500
-            00 00 01 8b cf e5 6b e8   // observationTimeMilliseconds last 1700000001000
-        )"),
+    const Bytes first = concat({
+        header(16 + 60 + 48 + 40, /*sequence=*/0, /*domain=*/0),
+        kOptionsSetHeader,
+        kExportingTemplate,
+        kMeteringTemplate,
+        kReliabilityDataSets,
     });
-    EXPECT_EQ(dump(messages_[1]), dump(expected));
+    EXPECT_EQ(dump(messages_[1]), dump(first));
+    const Bytes second =
+        concat({header(16 + 48 + 40, /*sequence=*/2, /*domain=*/0), kReliabilityDataSets});
+    EXPECT_EQ(dump(messages_[2]), dump(second));
+    EXPECT_EQ(session_.sequenceNumber(), 0u) << "domain 7 counts flow records only";
+    EXPECT_EQ(session_.reportSequenceNumber(), 4u);
+}
+
+// A report emits the flow message being built first; the flows around it
+// count in domain 7 alone.
+TEST_F(GoldenTest, ReportBetweenFlowMessages) {
+    session_.begin(kNowMs);
+    session_.add(ipv4Record());
+    session_.addReliability(sampleStats());
+    session_.add(ipv4Record());
+    session_.flush();
+    ASSERT_EQ(messages_.size(), 3u);
+    EXPECT_EQ(records_, (std::vector<uint32_t>{1, 2, 1}));
+    EXPECT_EQ(dump(messages_[0]),
+              dump(concat({header(16 + 164 + 4 + 64), kTemplateSetHeader, kIPv4Template,
+                           kIPv6Template, hex("01 00  00 44"), kIPv4TcpRecordData})));
+    EXPECT_EQ(dump(messages_[1]),
+              dump(concat({header(16 + 60 + 48 + 40, 0, 0), kOptionsSetHeader, kExportingTemplate,
+                           kMeteringTemplate, kReliabilityDataSets})));
+    EXPECT_EQ(dump(messages_[2]), dump(concat({header(16 + 4 + 64, /*sequence=*/1),
+                                               hex("01 00  00 44"), kIPv4TcpRecordData})));
+}
+
+// Observation domain 0 configured: one domain, one sequence, one template
+// block, and the reports share the flows' messages as RFC 7011 allows.
+TEST(GoldenSingleDomainTest, DomainZeroCarriesFlowsAndReportsTogether) {
+    std::vector<Bytes> messages;
+    std::vector<uint32_t> records;
+    Session session(SessionOptions{.observation_domain = 0,
+                                   .exporting_process_id = 42,
+                                   .max_message_size = 1400,
+                                   .template_refresh = std::chrono::seconds(60)},
+                    [&](std::span<const uint8_t> m, uint32_t n) {
+                        messages.emplace_back(m.begin(), m.end());
+                        records.push_back(n);
+                    });
+    session.begin(kNowMs);
+    session.addReliability(sampleStats());
+    session.flush();
+    session.addReliability(sampleStats());
+    session.flush();
+    ASSERT_EQ(messages.size(), 2u);
+    EXPECT_EQ(records, (std::vector<uint32_t>{2, 2}));
+
+    // The metering record's scope is the configured domain, 0 here.
+    const Bytes data_sets = concat({kExportingDataSet, meteringDataSet(0)});
+    EXPECT_EQ(dump(messages[0]), dump(concat({header(16 + 224 + 48 + 40, 0, 0), kTemplateSetHeader,
+                                              kIPv4Template, kIPv6Template, kOptionsSetHeader,
+                                              kExportingTemplate, kMeteringTemplate, data_sets})));
+    EXPECT_EQ(dump(messages[1]), dump(concat({header(16 + 48 + 40, 2, 0), data_sets})));
+    EXPECT_EQ(session.sequenceNumber(), 4u);
+    EXPECT_EQ(session.reportSequenceNumber(), 4u);
 }
 
 TEST_F(GoldenTest, TemplatesAndFirstRecordShareAMessage) {
@@ -454,11 +539,11 @@ TEST_F(GoldenTest, TemplatesAndFirstRecordShareAMessage) {
     ASSERT_EQ(messages_.size(), 1u);
     EXPECT_EQ(records_[0], 1u);
     const Bytes& m = messages_[0];
-    ASSERT_EQ(m.size(), 16u + 224 + 4 + 64);
-    EXPECT_EQ(dump(Bytes(m.begin(), m.begin() + 16)), dump(header(16 + 224 + 4 + 64)));
+    ASSERT_EQ(m.size(), 16u + 164 + 4 + 64);
+    EXPECT_EQ(dump(Bytes(m.begin(), m.begin() + 16)), dump(header(16 + 164 + 4 + 64)));
     // The templates come first, then the data set that uses them.
     EXPECT_EQ(dump(Bytes(m.begin() + 16, m.begin() + 20)), dump(kTemplateSetHeader));
-    EXPECT_EQ(dump(Bytes(m.begin() + 240, m.begin() + 244)), dump(hex("01 00 00 44")));
+    EXPECT_EQ(dump(Bytes(m.begin() + 180, m.begin() + 184)), dump(hex("01 00 00 44")));
 }
 
 } // namespace

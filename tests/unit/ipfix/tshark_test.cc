@@ -162,14 +162,13 @@ TEST(TsharkTest, WiresharkDecodesEveryField) {
     stats.ignored_packets = 3;
 
     session.begin(1700000002000);
-    session.flush(); // packet 1: templates
+    session.flush(); // packet 1: flow templates, domain 5
     session.add(tcp4);
-    session.flush(); // packet 2
+    session.flush();               // packet 2
+    session.addReliability(stats); // packet 3: options templates and report, domain 0
     session.add(udp6);
-    session.flush(); // packet 3
-    session.add(icmp4);
     session.flush(); // packet 4
-    session.addReliability(stats);
+    session.add(icmp4);
     session.flush(); // packet 5
 
     char path[] = "/tmp/l3af-ipfix-XXXXXX";
@@ -204,12 +203,13 @@ TEST(TsharkTest, WiresharkDecodesEveryField) {
     EXPECT_EQ(got[0], "5|0||||||||||||||||||||");
     EXPECT_EQ(got[1], "5|0|192.0.2.10|198.51.100.20|||49152|443|6|5000|10|3|0|0|3|0x0000|100|63|64|"
                       "0x0012||");
-    EXPECT_EQ(got[2], "5|1|||2001:db8::1|2001:db8::2|53000|53|17|180|2|0|7|1|1||0|0|0|0x0000||");
-    EXPECT_EQ(got[3], "5|2|192.0.2.10|198.51.100.20|||0|0|1|5000|10|3|0|0|3|0x0301|0|63|64|"
+    // The report, in domain 0 with its own sequence: od_id twice, from the
+    // header (0) and from the metering record's scope (the domain metered).
+    EXPECT_EQ(got[2], "0,5|0|||||||||||||||||||7|3");
+    // Domain 5's sequence counts its flow records only.
+    EXPECT_EQ(got[3], "5|1|||2001:db8::1|2001:db8::2|53000|53|17|180|2|0|7|1|1||0|0|0|0x0000||");
+    EXPECT_EQ(got[4], "5|2|192.0.2.10|198.51.100.20|||0|0|1|5000|10|3|0|0|3|0x0301|0|63|64|"
                       "0x0000||");
-    // The reliability records: od_id twice, from the header and from the
-    // metering record's scope.
-    EXPECT_EQ(got[4], "5,5|3|||||||||||||||||||7|3");
 }
 
 } // namespace
