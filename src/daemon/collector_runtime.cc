@@ -38,15 +38,22 @@ CollectorRuntime::create(sd_event* event, const config::Collector& config) {
 }
 
 void CollectorRuntime::onMessage(std::span<const uint8_t> message, uint32_t records) {
-    if (!connection_->send(message, records)) {
+    // Reliability reports travel in observation domain 0: they are not flows.
+    const bool report = config_.observation_domain != 0 && message.size() >= 16 &&
+                        message[12] == 0 && message[13] == 0 && message[14] == 0 &&
+                        message[15] == 0;
+    if (!connection_->send(message, records) && !report) {
+        totals_.not_sent_records += records;
+        totals_.not_sent_packets += pending_packets_;
+        totals_.not_sent_octets += pending_octets_;
         if (totals_.first_not_sent_ms == 0)
             totals_.first_not_sent_ms = last_batch_ms_;
         totals_.last_not_sent_ms = last_batch_ms_;
-        totals_.not_sent_packets += pending_packets_;
-        totals_.not_sent_octets += pending_octets_;
     }
-    pending_packets_ = 0;
-    pending_octets_ = 0;
+    if (!report) {
+        pending_packets_ = 0;
+        pending_octets_ = 0;
+    }
 }
 
 void CollectorRuntime::begin(uint64_t now_ms) {
@@ -79,7 +86,7 @@ void CollectorRuntime::end(uint64_t now_ms) {
         stats.ignored_packets += counts.first;
         stats.ignored_octets += counts.second;
     }
-    stats.not_sent_flows = connection_->counters().records_dropped + totals_.not_sent_records;
+    stats.not_sent_flows = totals_.not_sent_records;
     stats.not_sent_packets = totals_.not_sent_packets;
     stats.not_sent_octets = totals_.not_sent_octets;
     stats.first_not_sent_ms = totals_.first_not_sent_ms;

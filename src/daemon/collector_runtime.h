@@ -20,7 +20,7 @@ struct CollectorTotals {
     // What never reached the collector, for the reliability options record.
     uint64_t not_sent_packets = 0;
     uint64_t not_sent_octets = 0;
-    uint64_t not_sent_records = 0; // dropped by a session restart (the transport counts its own)
+    uint64_t not_sent_records = 0; // flow records dropped by the transport or a session restart
     uint64_t first_not_sent_ms = 0;
     uint64_t last_not_sent_ms = 0;
 };

@@ -350,6 +350,7 @@ json Manager::statusJson() const {
                               {"send_errors", k.send_errors},
                               {"records_dropped", k.records_dropped},
                               {"messages_dropped", k.messages_dropped},
+                              {"not_sent_records", c->totals().not_sent_records},
                               {"not_sent_packets", c->totals().not_sent_packets},
                               {"not_sent_octets", c->totals().not_sent_octets},
                               {"last_error", k.last_error.empty() ? json() : json(k.last_error)}});
