@@ -2,25 +2,25 @@
 
 #include "config/checks.h"
 #include "config/duration.h"
+#include "config/item_reader.h"
+#include "config/mirror_items.h"
 
 #include <toml++/toml.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdint>
-#include <initializer_list>
 #include <limits>
-#include <span>
 #include <utility>
 
 namespace l3af::config {
 
 namespace {
 
-constexpr std::string_view kTopLevelKeys[] = {"daemon", "collector", "flow_exporter"};
+constexpr std::string_view kTopLevelKeys[] = {"daemon", "collector", "flow_exporter", "tunnel",
+                                              "mirror"};
 // Kinds that DESIGN.md describes but this daemon does not run yet: refused,
 // so nobody believes they are active.
-constexpr std::string_view kFutureKinds[] = {"tunnel", "mirror", "program"};
+constexpr std::string_view kFutureKinds[] = {"program"};
 constexpr std::string_view kDaemonKeys[] = {"pin_root", "metrics", "log_level"};
 constexpr std::string_view kCollectorKeys[] = {
     "name", "address",           "port", "transport", "observation_domain", "template_refresh",
@@ -34,275 +34,6 @@ constexpr std::string_view kFlowExporterKeys[] = {"name",         "interfaces", 
 constexpr int64_t kMinMtu = 512;
 constexpr int64_t kMaxMtu = 65535;
 constexpr int64_t kMaxFlows = 16 * 1024 * 1024;
-
-template <typename T> using Choices = std::initializer_list<std::pair<std::string_view, T>>;
-
-const char* typeName(const toml::node& node) {
-    switch (node.type()) {
-    case toml::node_type::table:
-        return "table";
-    case toml::node_type::array:
-        return "array";
-    case toml::node_type::string:
-        return "string";
-    case toml::node_type::integer:
-        return "integer";
-    case toml::node_type::floating_point:
-        return "float";
-    case toml::node_type::boolean:
-        return "boolean";
-    case toml::node_type::date:
-        return "date";
-    case toml::node_type::time:
-        return "time";
-    case toml::node_type::date_time:
-        return "date-time";
-    case toml::node_type::none:
-        break;
-    }
-    return "nothing";
-}
-
-std::string inQuotes(std::string_view text) {
-    return "'" + std::string(text) + "'";
-}
-
-std::string joined(std::span<const std::string_view> words) {
-    std::string out;
-    for (std::string_view word : words) {
-        if (!out.empty())
-            out += ", ";
-        out += word;
-    }
-    return out;
-}
-
-// "unknown key 'prot' in [[collector]]; expected one of: ... (did you mean 'port'?)"
-std::string unknownKeyMessage(std::string_view key, std::string_view where,
-                              std::span<const std::string_view> allowed) {
-    std::string message = "unknown key " + inQuotes(key) + " " + std::string(where) +
-                          "; expected one of: " + joined(allowed);
-    std::string_view closest;
-    size_t best = 3; // more than two edits away is not a typo
-    for (std::string_view candidate : allowed) {
-        const size_t distance = editDistance(key, candidate);
-        if (distance < best && distance < candidate.size()) {
-            best = distance;
-            closest = candidate;
-        }
-    }
-    if (!closest.empty())
-        message += " (did you mean " + inQuotes(closest) + "?)";
-    return message;
-}
-
-class Reporter {
-  public:
-    Reporter(const std::string& file, std::vector<Diagnostic>& out) : file_(file), out_(out) {}
-
-    SourceLocation locate(const toml::source_region& region) const {
-        return SourceLocation{file_, region.begin.line, region.begin.column};
-    }
-    void error(const toml::source_region& at, std::string message) {
-        error(locate(at), std::move(message));
-    }
-    void error(SourceLocation at, std::string message) {
-        out_.push_back(Diagnostic{std::move(at), std::move(message)});
-    }
-
-  private:
-    const std::string& file_;
-    std::vector<Diagnostic>& out_;
-};
-
-// Reads the keys of one item's table ([daemon], one [[collector]], ...):
-// reports unknown keys, missing and mistyped values, and prefixes every
-// message with the item ("collector 'soc': ...").
-class ItemReader {
-  public:
-    ItemReader(const toml::table& table, std::string header, std::string kind,
-               std::span<const std::string_view> allowed, Reporter& reporter)
-        : table_(table), header_(std::move(header)), kind_(std::move(kind)), label_(header_),
-          reporter_(reporter) {
-        for (auto&& [key, node] : table_)
-            if (std::ranges::find(allowed, key.str()) == allowed.end())
-                reporter_.error(key.source(),
-                                unknownKeyMessage(key.str(), "in " + header_, allowed));
-    }
-
-    const toml::node* get(std::string_view key) const { return table_.get(key); }
-    SourceLocation where() const { return reporter_.locate(table_.source()); }
-
-    void error(const toml::node& at, const std::string& message) {
-        reporter_.error(at.source(), label_ + ": " + message);
-    }
-    void error(const SourceLocation& at, const std::string& message) {
-        reporter_.error(at, label_ + ": " + message);
-    }
-    void missing(std::string_view key) {
-        reporter_.error(table_.source(), header_ + " is missing required key " + inQuotes(key));
-    }
-
-    // The item's name, required for every kind but [daemon]; from here on
-    // messages say "collector 'soc'" instead of "[[collector]]".
-    std::optional<std::string> name(SourceLocation& at) {
-        const toml::node* node = get("name");
-        if (node == nullptr) {
-            missing("name");
-            return std::nullopt;
-        }
-        std::optional<std::string> value = string("name");
-        if (!value)
-            return std::nullopt;
-        at = reporter_.locate(node->source());
-        if (!isValidItemName(*value))
-            error(*node, "name " + inQuotes(*value) +
-                             " is invalid: use 1 to 32 characters from A-Z a-z 0-9 _ - (it "
-                             "becomes a directory name under pin_root)");
-        // Even an invalid name identifies the item better than its header.
-        label_ = kind_ + " " + inQuotes(*value);
-        return value;
-    }
-
-    std::optional<std::string> string(std::string_view key) {
-        const toml::node* node = get(key);
-        if (node == nullptr)
-            return std::nullopt;
-        if (const auto* value = node->as_string())
-            return value->get();
-        typeError(*node, key, "a string");
-        return std::nullopt;
-    }
-
-    std::optional<int64_t> integer(std::string_view key, int64_t min, int64_t max,
-                                   std::string_view why = {}) {
-        const toml::node* node = get(key);
-        if (node == nullptr)
-            return std::nullopt;
-        const auto* value = node->as_integer();
-        if (value == nullptr) {
-            typeError(*node, key, "an integer");
-            return std::nullopt;
-        }
-        if (value->get() < min || value->get() > max) {
-            std::string message = inQuotes(key) + " must be between " + std::to_string(min) +
-                                  " and " + std::to_string(max);
-            if (!why.empty())
-                message += " (" + std::string(why) + ")";
-            error(*node, message + ", got " + std::to_string(value->get()));
-            return std::nullopt;
-        }
-        return value->get();
-    }
-
-    // A positive duration such as "15s".
-    std::optional<Duration> duration(std::string_view key) {
-        const toml::node* node = get(key);
-        if (node == nullptr)
-            return std::nullopt;
-        const auto* text = node->as_string();
-        if (text == nullptr) {
-            typeError(*node, key, "a duration string such as \"15s\"");
-            return std::nullopt;
-        }
-        const std::optional<Duration> value = parseDuration(text->get());
-        if (!value) {
-            error(*node, inQuotes(key) +
-                             " must be a duration: one or more <integer><unit> groups with units "
-                             "ms, s, m, h, as in \"500ms\", \"15s\" or \"1m30s\"; got \"" +
-                             text->get() + "\"");
-            return std::nullopt;
-        }
-        if (value->count() == 0) {
-            error(*node, inQuotes(key) + " must be greater than zero");
-            return std::nullopt;
-        }
-        return value;
-    }
-
-    template <typename T> std::optional<T> choice(std::string_view key, Choices<T> choices) {
-        std::optional<std::string> text = string(key);
-        if (!text)
-            return std::nullopt;
-        std::string expected;
-        for (const auto& [word, value] : choices) {
-            if (word == *text)
-                return value;
-            expected += (expected.empty() ? "\"" : ", \"") + std::string(word) + "\"";
-        }
-        std::string message =
-            inQuotes(key) + " must be one of " + expected + "; got \"" + *text + "\"";
-        if (std::ranges::any_of(choices, [&](const auto& choice) {
-                return std::ranges::equal(choice.first, *text, [](char a, char b) {
-                    return a == std::tolower(static_cast<unsigned char>(b));
-                });
-            }))
-            message += " (values are lower case)";
-        error(*get(key), message);
-        return std::nullopt;
-    }
-
-    // A non-empty array of strings, each paired with its position; what
-    // names one entry ("interface") for the messages.
-    std::optional<std::vector<std::pair<std::string, SourceLocation>>>
-    stringList(std::string_view key, std::string_view what) {
-        const toml::node* node = get(key);
-        if (node == nullptr) {
-            missing(key);
-            return std::nullopt;
-        }
-        const auto* array = node->as_array();
-        if (array == nullptr) {
-            typeError(*node, key, "an array of strings");
-            return std::nullopt;
-        }
-        if (array->empty()) {
-            error(*node, inQuotes(key) + " must list at least one " + std::string(what));
-            return std::nullopt;
-        }
-        std::vector<std::pair<std::string, SourceLocation>> out;
-        bool ok = true;
-        for (const toml::node& element : *array) {
-            if (const auto* text = element.as_string()) {
-                out.emplace_back(text->get(), reporter_.locate(element.source()));
-            } else {
-                error(element,
-                      inQuotes(key) + " entries must be strings, got " + typeName(element));
-                ok = false;
-            }
-        }
-        if (!ok)
-            return std::nullopt;
-        return out;
-    }
-
-    // Reports "listed twice" for the later copies; returns whether none were.
-    bool checkUnique(std::span<const std::pair<std::string, SourceLocation>> list,
-                     std::string_view key, std::string_view what) {
-        bool unique = true;
-        for (size_t i = 0; i < list.size(); ++i)
-            for (size_t j = 0; j < i; ++j)
-                if (list[i].first == list[j].first) {
-                    error(list[i].second, std::string(what) + " " + inQuotes(list[i].first) +
-                                              " is listed twice in " + inQuotes(key));
-                    unique = false;
-                    break;
-                }
-        return unique;
-    }
-
-  private:
-    void typeError(const toml::node& node, std::string_view key, std::string_view expected) {
-        error(node,
-              inQuotes(key) + " must be " + std::string(expected) + ", got " + typeName(node));
-    }
-
-    const toml::table& table_;
-    std::string header_;
-    std::string kind_;
-    std::string label_;
-    Reporter& reporter_;
-};
 
 DaemonConfig readDaemon(const toml::table& table, Reporter& reporter) {
     ItemReader in(table, "[daemon]", "[daemon]", kDaemonKeys, reporter);
@@ -395,18 +126,14 @@ std::optional<FlowExporterEntry> readFlowExporter(const toml::table& table, Repo
         const bool unique = in.checkUnique(*list, "interfaces", "interface");
         for (const auto& [interface, at] : *list)
             if (!isValidInterfaceName(interface))
-                in.error(at, inQuotes(interface) +
-                                 " is not a valid interface name (1 to 15 bytes, no '/', ':' or "
-                                 "whitespace, not '.' or '..')");
+                in.error(at, invalidInterfaceMessage(interface));
         if (unique)
             for (auto& [interface, at] : *list) {
                 exporter.interfaces.push_back(std::move(interface));
                 entry.interface_at.push_back(std::move(at));
             }
     }
-    if (auto value = in.choice<Direction>("direction", {{"ingress", Direction::Ingress},
-                                                        {"egress", Direction::Egress},
-                                                        {"both", Direction::Both}}))
+    if (auto value = in.direction("direction"))
         exporter.direction = *value;
     if (auto list = in.stringList("collectors", "collector")) {
         if (in.checkUnique(*list, "collectors", "collector"))
@@ -481,6 +208,16 @@ void readRoot(const toml::table& root, Document& document, Reporter& reporter) {
             forEachItem(name, node, reporter, [&](const toml::table& table) {
                 if (auto entry = readFlowExporter(table, reporter))
                     document.flow_exporters.push_back(std::move(*entry));
+            });
+        } else if (name == "tunnel") {
+            forEachItem(name, node, reporter, [&](const toml::table& table) {
+                if (auto entry = readTunnel(table, reporter))
+                    document.tunnels.push_back(std::move(*entry));
+            });
+        } else if (name == "mirror") {
+            forEachItem(name, node, reporter, [&](const toml::table& table) {
+                if (auto entry = readMirror(table, reporter))
+                    document.mirrors.push_back(std::move(*entry));
             });
         } else if (std::ranges::find(kFutureKinds, name) != std::end(kFutureKinds)) {
             reporter.error(key.source(), inQuotes(name) + " is not supported yet");

@@ -24,6 +24,20 @@ struct FlowExporterEntry {
     std::vector<SourceLocation> collector_at; // one per item.collectors
 };
 
+struct TunnelEntry {
+    Tunnel item;
+    SourceLocation name_at;
+};
+
+struct MirrorEntry {
+    Mirror item;
+    SourceLocation name_at;
+    // Empty file when the key is missing or its value is not usable: no
+    // rule across items is checked on it then.
+    SourceLocation interface_at;
+    SourceLocation tunnel_at;
+};
+
 struct Document {
     std::string file;
     // False when the file is not valid TOML: its items are unknown, so
@@ -34,6 +48,8 @@ struct Document {
     // that duplicates and references are still checked.
     std::vector<CollectorEntry> collectors;
     std::vector<FlowExporterEntry> flow_exporters;
+    std::vector<TunnelEntry> tunnels;
+    std::vector<MirrorEntry> mirrors;
 };
 
 // Parses text as TOML and reads its tables; every problem is appended to

@@ -22,6 +22,18 @@ struct InterfaceClaim {
     SourceLocation at;
 };
 
+// "unknown collector 'x'; defined collectors: a, b" and the like.
+std::string unknownReference(const std::string& kind, const std::string& name,
+                             const std::map<std::string, SourceLocation>& defined) {
+    std::string message = "unknown " + kind + " " + inQuotes(name);
+    if (defined.empty())
+        return message + "; no [[" + kind + "]] is defined";
+    std::string list;
+    for (const auto& [defined_name, where] : defined)
+        list += (list.empty() ? "" : ", ") + defined_name;
+    return message + "; defined " + kind + "s: " + list;
+}
+
 class Merger {
   public:
     explicit Merger(std::vector<Diagnostic>& diagnostics) : diagnostics_(diagnostics) {}
@@ -51,12 +63,30 @@ class Merger {
         if (!inserted)
             error(entry.name_at, "flow_exporter " + inQuotes(entry.item.name) +
                                      " is already defined at " + it->second.str());
-        exporters_.push_back(Exporter{std::move(entry), !inserted});
+        exporters_.push_back(Item<FlowExporterEntry>{std::move(entry), !inserted});
+    }
+
+    void addTunnel(TunnelEntry entry) {
+        auto [it, inserted] = tunnel_where_.emplace(entry.item.name, entry.item.where);
+        if (!inserted) {
+            error(entry.name_at, "tunnel " + inQuotes(entry.item.name) + " is already defined at " +
+                                     it->second.str());
+            return;
+        }
+        config_.tunnels.push_back(std::move(entry.item));
+    }
+
+    void addMirror(MirrorEntry entry) {
+        auto [it, inserted] = mirror_where_.emplace(entry.item.name, entry.item.where);
+        if (!inserted)
+            error(entry.name_at, "mirror " + inQuotes(entry.item.name) + " is already defined at " +
+                                     it->second.str());
+        mirrors_.push_back(Item<MirrorEntry>{std::move(entry), !inserted});
     }
 
     // Runs the rules that need every file's items, then hands the Config out.
     Config finish(bool every_file_parsed) {
-        for (const Exporter& exporter : exporters_) {
+        for (const Item<FlowExporterEntry>& exporter : exporters_) {
             // A file that is not valid TOML may hold the collector: saying
             // it is unknown would be a second, misleading error.
             if (every_file_parsed)
@@ -66,9 +96,18 @@ class Merger {
             if (!exporter.duplicate)
                 checkInterfaceClaims(exporter.entry);
         }
-        for (Exporter& exporter : exporters_)
+        for (Item<FlowExporterEntry>& exporter : exporters_)
             if (!exporter.duplicate)
                 config_.flow_exporters.push_back(std::move(exporter.entry.item));
+        for (const Item<MirrorEntry>& mirror : mirrors_) {
+            if (every_file_parsed)
+                checkTunnelReference(mirror.entry);
+            if (!mirror.duplicate)
+                checkMirrorClaim(mirror.entry);
+        }
+        for (Item<MirrorEntry>& mirror : mirrors_)
+            if (!mirror.duplicate)
+                config_.mirrors.push_back(std::move(mirror.entry.item));
         return std::move(config_);
     }
 
@@ -78,19 +117,38 @@ class Merger {
             const std::string& name = entry.item.collectors[i];
             if (collector_where_.contains(name))
                 continue;
-            std::string message = "flow_exporter " + inQuotes(entry.item.name) +
-                                  ": unknown collector " + inQuotes(name);
-            if (collector_where_.empty()) {
-                message += "; no [[collector]] is defined";
-            } else {
-                message += "; defined collectors: ";
-                std::string list;
-                for (const auto& [defined, where] : collector_where_)
-                    list += (list.empty() ? "" : ", ") + defined;
-                message += list;
-            }
-            error(entry.collector_at[i], message);
+            error(entry.collector_at[i], "flow_exporter " + inQuotes(entry.item.name) + ": " +
+                                             unknownReference("collector", name, collector_where_));
         }
+    }
+
+    void checkTunnelReference(const MirrorEntry& entry) {
+        // No tunnel_at: the key is missing or mistyped, already reported.
+        if (entry.tunnel_at.file.empty() || tunnel_where_.contains(entry.item.tunnel))
+            return;
+        error(entry.tunnel_at, "mirror " + inQuotes(entry.item.name) + ": " +
+                                   unknownReference("tunnel", entry.item.tunnel, tunnel_where_));
+    }
+
+    // Two mirrors of one interface and direction would clone each packet
+    // twice, and the order of their tunnels would be arbitrary.
+    void checkMirrorClaim(const MirrorEntry& entry) {
+        const Mirror& mirror = entry.item;
+        if (entry.interface_at.file.empty())
+            return;
+        std::vector<const MirrorEntry*>& claims = mirror_claims_[mirror.interface];
+        for (const MirrorEntry* claim : claims) {
+            if (!overlaps(claim->item.direction, mirror.direction))
+                continue;
+            error(entry.interface_at,
+                  "mirror " + inQuotes(mirror.name) + ": interface " + inQuotes(mirror.interface) +
+                      " (" + toString(mirror.direction) + ") is already mirrored by mirror " +
+                      inQuotes(claim->item.name) + " (" + toString(claim->item.direction) +
+                      ") at " + claim->interface_at.str() +
+                      "; one interface and direction can be mirrored by only one [[mirror]]");
+            break;
+        }
+        claims.push_back(&entry);
     }
 
     void checkInterfaceClaims(const FlowExporterEntry& entry) {
@@ -122,12 +180,18 @@ class Merger {
     std::optional<SourceLocation> daemon_where_;
     std::map<std::string, SourceLocation> collector_where_;
     std::map<std::string, SourceLocation> exporter_where_;
-    struct Exporter {
-        FlowExporterEntry entry;
+    // An item kept in file order until finish(); a duplicate stays for its
+    // references to be checked, then is dropped.
+    template <typename Entry> struct Item {
+        Entry entry;
         bool duplicate;
     };
-    std::vector<Exporter> exporters_;
+    std::vector<Item<FlowExporterEntry>> exporters_;
     std::map<std::string, std::vector<InterfaceClaim>> claims_;
+    std::map<std::string, SourceLocation> tunnel_where_;
+    std::map<std::string, SourceLocation> mirror_where_;
+    std::vector<Item<MirrorEntry>> mirrors_;
+    std::map<std::string, std::vector<const MirrorEntry*>> mirror_claims_;
 };
 
 } // namespace
@@ -145,6 +209,10 @@ Config mergeDocuments(std::vector<Document> documents, std::vector<Diagnostic>& 
             merger.addCollector(std::move(entry));
         for (FlowExporterEntry& entry : document.flow_exporters)
             merger.addFlowExporter(std::move(entry));
+        for (TunnelEntry& entry : document.tunnels)
+            merger.addTunnel(std::move(entry));
+        for (MirrorEntry& entry : document.mirrors)
+            merger.addMirror(std::move(entry));
     }
     Config config = merger.finish(every_file_parsed);
     config.files = std::move(files);

@@ -1,8 +1,9 @@
 #pragma once
 
 // The rules that span files: [daemon] at most once, names unique per kind,
-// references to collectors resolve, no two flow exporters watch the same
-// interface in the same direction. Internal to the config folder.
+// references to collectors and tunnels resolve, no two flow exporters (and
+// no two mirrors) watch the same interface in the same direction. Internal
+// to the config folder.
 
 #include "config/document.h"
 

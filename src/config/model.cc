@@ -1,5 +1,8 @@
 #include "config/model.h"
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
 namespace l3af::config {
 
 std::string SourceLocation::str() const {
@@ -13,6 +16,19 @@ const Collector* Config::findCollector(const std::string& name) const {
         if (collector.name == name)
             return &collector;
     return nullptr;
+}
+
+const Tunnel* Config::findTunnel(const std::string& name) const {
+    for (const Tunnel& tunnel : tunnels)
+        if (tunnel.name == name)
+            return &tunnel;
+    return nullptr;
+}
+
+std::string Cidr::str() const {
+    char text[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(family == 4 ? AF_INET : AF_INET6, address.data(), text, sizeof text);
+    return std::string(text) + "/" + std::to_string(prefix_len);
 }
 
 const char* toString(Transport transport) {

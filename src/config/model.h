@@ -4,8 +4,10 @@
 // remembers where it was declared so later errors (plan, apply) can point at
 // the file and line too.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,13 +59,82 @@ struct FlowExporter {
     SourceLocation where;
 };
 
+// A GUE tunnel to an analysis host; the encapsulation is done in eBPF.
+struct Tunnel {
+    std::string name;
+    std::string type = "gue";
+    std::string remote; // IPv4 literal (outer header)
+    std::string local;  // IPv4 literal; "" = first address of `device` (runtime)
+    std::string device; // the NIC the encapsulated packets leave by
+    uint16_t remote_port = 6080;
+    std::optional<uint16_t> source_port; // empty: "flow" (hash of the inner 5-tuple)
+    bool checksum = false;               // UDP checksum on the outer header
+    uint8_t ttl = 64;
+    SourceLocation where;
+};
+
+struct Cidr {
+    uint8_t family = 4;                // 4 or 6
+    std::array<uint8_t, 16> address{}; // network byte order, host bits zero
+    uint8_t prefix_len = 0;
+
+    bool operator==(const Cidr&) const = default;
+    std::string str() const; // "10.0.0.0/8"
+};
+
+struct PortRange {
+    uint16_t first = 0;
+    uint16_t last = 65535;
+
+    bool operator==(const PortRange&) const = default;
+};
+
+// IP protocols whose header starts with 16-bit source and destination
+// ports: TCP, UDP, SCTP, UDP-Lite. Port matches apply to these only.
+constexpr bool carriesPorts(uint8_t protocol) {
+    return protocol == 6 || protocol == 17 || protocol == 132 || protocol == 136;
+}
+
+// One match: every field present must match; an omitted field matches anything.
+// When src and/or dst are given, the rule matches only their address family
+// (the loader guarantees both are of one family).
+// A rule with src_port or dst_port but no protocol matches only packets
+// whose protocol carriesPorts(); with a protocol, the loader guarantees the
+// protocol carriesPorts().
+struct MirrorRule {
+    std::optional<Cidr> src;
+    std::optional<Cidr> dst;
+    std::optional<uint8_t> protocol;
+    std::optional<PortRange> src_port;
+    std::optional<PortRange> dst_port;
+    SourceLocation where;
+
+    bool operator==(const MirrorRule& o) const {
+        return src == o.src && dst == o.dst && protocol == o.protocol && src_port == o.src_port &&
+               dst_port == o.dst_port;
+    }
+};
+
+struct Mirror {
+    std::string name;
+    std::string interface;
+    Direction direction = Direction::Both;
+    std::string tunnel;   // name of a [[tunnel]]
+    uint32_t snaplen = 0; // 0: whole packet; N: the first N bytes of the frame
+    std::vector<MirrorRule> rules;
+    SourceLocation where;
+};
+
 struct Config {
     DaemonConfig daemon;
     std::vector<Collector> collectors;
     std::vector<FlowExporter> flow_exporters;
+    std::vector<Tunnel> tunnels;
+    std::vector<Mirror> mirrors;
     std::vector<std::string> files; // the files read, in the order they were merged
 
     const Collector* findCollector(const std::string& name) const;
+    const Tunnel* findTunnel(const std::string& name) const;
 };
 
 const char* toString(Transport);

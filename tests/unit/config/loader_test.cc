@@ -58,6 +58,49 @@ poll_interval = "500ms"
 active_timeout = "2m"
 idle_timeout = "10s"
 max_flows = 16777216
+
+[[tunnel]]
+name = "analytics"
+type = "gue"
+remote = "198.51.100.7"
+local = "203.0.113.5"
+device = "eth1"
+remote_port = 6081
+source_port = 40000
+checksum = true
+ttl = 8
+
+[[tunnel]]
+name = "spare"
+remote = "198.51.100.8"
+device = "eth1"
+
+[[mirror]]
+name = "checkout"
+interface = "eth0"
+direction = "egress"
+tunnel = "analytics"
+snaplen = 128
+
+  [[mirror.rule]]
+  src = "10.0.0.0/8"
+  dst = "10.1.2.3"
+  protocol = "tcp"
+  src_port = "1024-65535"
+  dst_port = "443"
+
+  [[mirror.rule]]
+  src = "2001:db8::/32"
+  dst = "::/0"
+  protocol = 132
+  dst_port = 5060
+
+  [[mirror.rule]]
+  dst = "192.0.2.0/24"
+  protocol = "icmp"
+
+  [[mirror.rule]]
+  src_port = 53
 )";
 
 TEST(LoadText, ReadsEveryKey) {
@@ -100,6 +143,64 @@ TEST(LoadText, ReadsEveryKey) {
     ASSERT_NE(config.findCollector("backup"), nullptr);
     EXPECT_EQ(config.findCollector("backup")->address, "192.0.2.11");
     EXPECT_EQ(config.findCollector("nope"), nullptr);
+
+    ASSERT_EQ(config.tunnels.size(), 2u);
+    const Tunnel& analytics = config.tunnels[0];
+    EXPECT_EQ(analytics.name, "analytics");
+    EXPECT_EQ(analytics.type, "gue");
+    EXPECT_EQ(analytics.remote, "198.51.100.7");
+    EXPECT_EQ(analytics.local, "203.0.113.5");
+    EXPECT_EQ(analytics.device, "eth1");
+    EXPECT_EQ(analytics.remote_port, 6081);
+    EXPECT_EQ(analytics.source_port, std::optional<uint16_t>(40000));
+    EXPECT_TRUE(analytics.checksum);
+    EXPECT_EQ(analytics.ttl, 8);
+    expectAt(analytics.where, "full.toml", 31, 1);
+    ASSERT_NE(config.findTunnel("spare"), nullptr);
+    EXPECT_EQ(config.findTunnel("spare")->remote, "198.51.100.8");
+    EXPECT_EQ(config.findTunnel("nope"), nullptr);
+
+    ASSERT_EQ(config.mirrors.size(), 1u);
+    const Mirror& checkout = config.mirrors[0];
+    EXPECT_EQ(checkout.name, "checkout");
+    EXPECT_EQ(checkout.interface, "eth0");
+    EXPECT_EQ(checkout.direction, Direction::Egress);
+    EXPECT_EQ(checkout.tunnel, "analytics");
+    EXPECT_EQ(checkout.snaplen, 128u);
+    expectAt(checkout.where, "full.toml", 47, 1);
+
+    ASSERT_EQ(checkout.rules.size(), 4u);
+    const MirrorRule& web = checkout.rules[0];
+    ASSERT_TRUE(web.src && web.dst);
+    EXPECT_EQ(web.src->str(), "10.0.0.0/8");
+    EXPECT_EQ(web.src->family, 4);
+    EXPECT_EQ(web.src->prefix_len, 8);
+    EXPECT_EQ(web.dst->str(), "10.1.2.3/32"); // a bare address is a host
+    EXPECT_EQ(web.protocol, std::optional<uint8_t>(6));
+    EXPECT_EQ(web.src_port, (PortRange{1024, 65535}));
+    EXPECT_EQ(web.dst_port, (PortRange{443, 443}));
+    expectAt(web.where, "full.toml", 54, 3);
+
+    const MirrorRule& sip = checkout.rules[1];
+    ASSERT_TRUE(sip.src && sip.dst);
+    EXPECT_EQ(sip.src->family, 6);
+    EXPECT_EQ(sip.src->str(), "2001:db8::/32");
+    EXPECT_EQ(sip.dst->str(), "::/0");
+    EXPECT_EQ(sip.protocol, std::optional<uint8_t>(132));
+    EXPECT_FALSE(sip.src_port.has_value());
+    EXPECT_EQ(sip.dst_port, (PortRange{5060, 5060}));
+
+    const MirrorRule& ping = checkout.rules[2];
+    EXPECT_FALSE(ping.src.has_value());
+    EXPECT_EQ(ping.dst->str(), "192.0.2.0/24");
+    EXPECT_EQ(ping.protocol, std::optional<uint8_t>(1));
+
+    // Ports without a protocol: kept as written; the rule matches only
+    // packets whose protocol carries ports.
+    const MirrorRule& dns = checkout.rules[3];
+    EXPECT_FALSE(dns.protocol.has_value());
+    EXPECT_EQ(dns.src_port, (PortRange{53, 53}));
+    EXPECT_FALSE(dns.dst_port.has_value());
 }
 
 TEST(LoadText, AppliesDefaults) {
@@ -139,6 +240,107 @@ collectors = ["soc"]
     EXPECT_EQ(edge.active_timeout, 60s);
     EXPECT_EQ(edge.idle_timeout, 15s);
     EXPECT_EQ(edge.max_flows, 65536u);
+}
+
+TEST(LoadText, AppliesTunnelAndMirrorDefaults) {
+    const LoadResult result = loadText(R"(
+[[tunnel]]
+name = "analytics"
+remote = "198.51.100.7"
+device = "eth1"
+
+[[mirror]]
+name = "all"
+interface = "eth0"
+tunnel = "analytics"
+[[mirror.rule]]
+)",
+                                       "min.toml");
+    ASSERT_TRUE(result.has_value()) << describe(result);
+    const Config& config = *result;
+
+    ASSERT_EQ(config.tunnels.size(), 1u);
+    const Tunnel& tunnel = config.tunnels[0];
+    EXPECT_EQ(tunnel.type, "gue");
+    EXPECT_EQ(tunnel.local, ""); // the first address of the device, found at run time
+    EXPECT_EQ(tunnel.remote_port, 6080);
+    EXPECT_FALSE(tunnel.source_port.has_value()); // "flow"
+    EXPECT_FALSE(tunnel.checksum);
+    EXPECT_EQ(tunnel.ttl, 64);
+
+    ASSERT_EQ(config.mirrors.size(), 1u);
+    const Mirror& mirror = config.mirrors[0];
+    EXPECT_EQ(mirror.direction, Direction::Both);
+    EXPECT_EQ(mirror.snaplen, 0u);
+    // An empty rule matches every packet.
+    ASSERT_EQ(mirror.rules.size(), 1u);
+    EXPECT_EQ(mirror.rules[0], MirrorRule{});
+}
+
+TEST(LoadText, ReadsSourcePortFlowAndInlineRules) {
+    const LoadResult result = loadText(R"(
+tunnel = [ { name = "t", remote = "198.51.100.7", device = "eth1", source_port = "flow" } ]
+[[mirror]]
+name = "m"
+interface = "eth0"
+tunnel = "t"
+rule = [ { protocol = 0 }, { protocol = 255, src = "0.0.0.0/0" }, { dst_port = "0-0" } ]
+)",
+                                       "inline.toml");
+    ASSERT_TRUE(result.has_value()) << describe(result);
+    EXPECT_FALSE(result->tunnels.at(0).source_port.has_value());
+    const std::vector<MirrorRule>& rules = result->mirrors.at(0).rules;
+    ASSERT_EQ(rules.size(), 3u);
+    EXPECT_EQ(rules[0].protocol, std::optional<uint8_t>(0));
+    EXPECT_EQ(rules[1].protocol, std::optional<uint8_t>(255));
+    EXPECT_EQ(rules[1].src->str(), "0.0.0.0/0");
+    EXPECT_EQ(rules[2].dst_port, (PortRange{0, 0}));
+}
+
+TEST(LoadText, MirrorsOfOneInterfaceInOppositeDirectionsAreAllowed) {
+    const LoadResult result = loadText(R"(
+[[tunnel]]
+name = "t"
+remote = "198.51.100.7"
+device = "eth1"
+[[mirror]]
+name = "in"
+interface = "eth0"
+direction = "ingress"
+tunnel = "t"
+[[mirror.rule]]
+[[mirror]]
+name = "out"
+interface = "eth0"
+direction = "egress"
+tunnel = "t"
+[[mirror.rule]]
+)",
+                                       "split.toml");
+    ASSERT_TRUE(result.has_value()) << describe(result);
+    EXPECT_EQ(result->mirrors.size(), 2u);
+}
+
+// A mirror of n empty rules, each [[mirror.rule]] on its own line from line 9.
+std::string mirrorWithRules(size_t n) {
+    std::string text = "[[tunnel]]\nname = \"t\"\nremote = \"198.51.100.7\"\ndevice = \"eth1\"\n"
+                       "[[mirror]]\nname = \"m\"\ninterface = \"eth0\"\ntunnel = \"t\"\n";
+    for (size_t i = 0; i < n; ++i)
+        text += "[[mirror.rule]]\n";
+    return text;
+}
+
+TEST(LoadText, AMirrorHoldsAtMost1024Rules) {
+    const LoadResult most = loadText(mirrorWithRules(1024), "most.toml");
+    ASSERT_TRUE(most.has_value()) << describe(most);
+    EXPECT_EQ(most->mirrors.at(0).rules.size(), 1024u);
+
+    const LoadResult over = loadText(mirrorWithRules(1026), "over.toml");
+    ASSERT_FALSE(over.has_value());
+    ASSERT_EQ(over.error().size(), 1u) << describe(over);
+    // At the first rule too many: the 1025th, on line 8 + 1025.
+    EXPECT_EQ(over.error()[0].str(), "over.toml:1033:1: error: mirror 'm': more than 1024 rules "
+                                     "(1026); one mirror matches at most 1024");
 }
 
 TEST(LoadText, EmptyDocumentIsAnEmptyConfig) {
