@@ -7,6 +7,7 @@
 #include "plan/executor.h"
 
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -114,6 +115,10 @@ int Manager::run() {
 }
 
 void Manager::reload() {
+    const bool first = !reloaded_once_;
+    reloaded_once_ = true;
+    if (!first)
+        notifySystemd("RELOADING=1\nSTATUS=reloading " + config_dir_.string());
     auto loaded = config::loadDirectory(config_dir_);
     if (!loaded) {
         last_error_.clear();
@@ -123,15 +128,26 @@ void Manager::reload() {
         }
         spdlog::error("configuration rejected; what runs stays as it was");
         writeStatus();
+        notifySystemd("READY=1\nSTATUS=configuration rejected: " +
+                      last_error_.substr(0, last_error_.find('\n')));
         return;
     }
     last_error_.clear();
     apply(*loaded);
     config_ = std::move(*loaded);
     last_reload_ = isoNow();
-    spdlog::info("configuration applied: {} collector(s), {} flow exporter(s)",
-                 config_->collectors.size(), config_->flow_exporters.size());
+    const std::string summary = std::to_string(config_->collectors.size()) + " collector(s), " +
+                                std::to_string(config_->flow_exporters.size()) +
+                                " flow exporter(s)";
+    spdlog::info("configuration applied: {}", summary);
     writeStatus();
+    notifySystemd("READY=1\nSTATUS=" + (apply_errors_.empty() ? "running: " : "degraded: ") +
+                  summary);
+}
+
+void Manager::notifySystemd(const std::string& state) {
+    // No-op outside systemd (no NOTIFY_SOCKET).
+    (void)sd_notify(0, state.c_str());
 }
 
 void Manager::apply(const config::Config& config) {
@@ -309,6 +325,7 @@ int Manager::onSignal(sd_event_source*, const struct signalfd_siginfo* si, void*
 }
 
 void Manager::shutdown() {
+    notifySystemd("STOPPING=1\nSTATUS=exporting the flow tables");
     spdlog::info("stopping: exporting every flow still in the tables; attachments stay");
     for (auto& [name, exporter] : exporters_)
         exporter->drainAll();

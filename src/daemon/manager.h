@@ -43,6 +43,7 @@ class Manager {
     void startPollTimer(ExporterRuntime& exporter);
     void shutdown();
     void writeStatus();
+    void notifySystemd(const std::string& state);
     nlohmann::json statusJson() const;
 
     static int onSignal(sd_event_source* s, const struct signalfd_siginfo* si, void* userdata);
@@ -61,6 +62,7 @@ class Manager {
     std::map<std::string, std::unique_ptr<ExporterRuntime>> exporters_;
     std::map<std::string, std::string> exporter_revisions_; // name -> revision its runtime reads
 
+    bool reloaded_once_ = false;
     std::string last_error_;
     std::string last_reload_; // ISO 8601 time of the last good reload
     uint64_t reconcile_runs_ = 0;
