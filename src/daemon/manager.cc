@@ -7,8 +7,8 @@
 #include "plan/executor.h"
 
 #include <spdlog/spdlog.h>
-#include <systemd/sd-daemon.h>
 #include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -141,8 +141,8 @@ void Manager::reload() {
                                 " flow exporter(s)";
     spdlog::info("configuration applied: {}", summary);
     writeStatus();
-    notifySystemd("READY=1\nSTATUS=" + (apply_errors_.empty() ? "running: " : "degraded: ") +
-                  summary);
+    notifySystemd(std::string("READY=1\nSTATUS=") +
+                  (apply_errors_.empty() ? "running: " : "degraded: ") + summary);
 }
 
 void Manager::notifySystemd(const std::string& state) {
