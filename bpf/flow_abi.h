@@ -57,7 +57,9 @@ struct flow_baseline {
 };
 
 /* Indices of the per-CPU `flow_stats` array. Each slot counts packets and
- * octets (octets: frame bytes from the L2 header, since there may be no IP). */
+ * octets: IP-level octets for OVERFLOW (what the flow would have counted, so
+ * that exported + overflow == what crossed the hook), frame bytes for the
+ * others (there may be no IP header to measure). */
 enum flow_stat {
 	FLOW_STAT_OVERFLOW = 0,  /* IP packets that found no slot: table full */
 	FLOW_STAT_NON_IP = 1,    /* not IPv4/IPv6 (ARP, LLDP, ...) */

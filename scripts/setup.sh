@@ -31,7 +31,7 @@ packages=(
 	libtomlplusplus-dev libspdlog-dev libfmt-dev libsystemd-dev libmnl-dev nlohmann-json3-dev
 	libelf-dev zlib1g-dev libzstd-dev
 	libgtest-dev libgmock-dev googletest
-	bats iproute2 iputils-ping netcat-openbsd iperf3 tcpdump procps psmisc
+	bats iproute2 iputils-ping netcat-openbsd iperf3 tcpdump procps psmisc ethtool jq
 	nfdump tshark python3-scapy python3-ipfix
 )
 

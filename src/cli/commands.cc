@@ -131,29 +131,67 @@ int applyCommand(const Options& options, const std::vector<std::string>&) {
     return report.ok() ? 0 : 1;
 }
 
-int resetCommand(const Options& options, const std::vector<std::string>&) {
-    std::string pin_root = config::DaemonConfig{}.pin_root;
-    std::error_code ec;
-    if (auto loaded = config::loadDirectory(options.config_dir))
-        pin_root = loaded->daemon.pin_root;
-    else
-        std::cerr << "l3afd: configuration invalid; resetting the default pin root " << pin_root
-                  << "\n";
-    kernel::BpfKernel kernel(pin_root);
-    if (Status done = kernel.reset(); !done) {
-        std::cerr << "l3afd: reset: " << done.error().message() << "\n";
-        return 1;
-    }
-    std::cout << "reset: removed everything l3afd pinned under " << pin_root << "\n";
-    return 0;
-}
-
 std::optional<pid_t> runningDaemon(const fs::path& runtime_dir) {
     std::ifstream in(runtime_dir / "pid");
     pid_t pid = 0;
     if (!(in >> pid) || pid <= 0 || kill(pid, 0) != 0)
         return std::nullopt;
     return pid;
+}
+
+// The running daemon's status file, if a daemon serves this config directory.
+std::optional<json> runningDaemonStatus(const Options& options) {
+    const fs::path runtime = daemon::runtimeDirFor(options.config_dir);
+    auto pid = runningDaemon(runtime);
+    if (!pid)
+        return std::nullopt;
+    std::ifstream in(runtime / "status.json");
+    json status = json::parse(in, nullptr, false);
+    if (status.is_discarded() || !status.is_object())
+        status = json::object();
+    status["running"] = true;
+    status["pid"] = *pid;
+    return status;
+}
+
+// The pin root to look at: the running daemon's (it knows what it pinned, even
+// when the files changed since), else the configuration's. None when neither
+// is known: guessing could touch another instance's pins.
+std::optional<std::string> pinRootFor(const Options& options, const std::optional<json>& daemon,
+                                      std::vector<std::string>* config_errors) {
+    if (daemon && daemon->contains("daemon")) {
+        const json& d = (*daemon)["daemon"];
+        if (d.contains("pin_root") && d["pin_root"].is_string() &&
+            !d["pin_root"].get<std::string>().empty())
+            return d["pin_root"].get<std::string>();
+    }
+    auto loaded = config::loadDirectory(options.config_dir);
+    if (loaded)
+        return loaded->daemon.pin_root;
+    if (config_errors) {
+        for (const config::Diagnostic& d : loaded.error())
+            config_errors->push_back(d.str());
+    }
+    return std::nullopt;
+}
+
+int resetCommand(const Options& options, const std::vector<std::string>&) {
+    std::vector<std::string> errors;
+    auto pin_root = pinRootFor(options, runningDaemonStatus(options), &errors);
+    if (!pin_root) {
+        for (const std::string& e : errors)
+            std::cerr << e << "\n";
+        std::cerr << "l3afd: reset: the configuration is invalid and no daemon is running, so "
+                     "the pin root is unknown; fix the files first\n";
+        return 1;
+    }
+    kernel::BpfKernel kernel(*pin_root);
+    if (Status done = kernel.reset(); !done) {
+        std::cerr << "l3afd: reset: " << done.error().message() << "\n";
+        return 1;
+    }
+    std::cout << "reset: removed everything l3afd pinned under " << *pin_root << "\n";
+    return 0;
 }
 
 int reloadCommand(const Options& options, const std::vector<std::string>&) {
@@ -175,31 +213,17 @@ const char* attachmentState(const plan::ObservedAttachment& a) {
 }
 
 json statusJson(const Options& options) {
-    const fs::path runtime = daemon::runtimeDirFor(options.config_dir);
-    json daemonStatus;
     json out = {{"config_dir", options.config_dir}};
-    if (auto pid = runningDaemon(runtime)) {
-        std::ifstream in(runtime / "status.json");
-        daemonStatus = json::parse(in, nullptr, false);
-        if (daemonStatus.is_discarded())
-            daemonStatus = json::object();
-        daemonStatus["running"] = true;
-        daemonStatus["pid"] = *pid;
-    } else {
-        daemonStatus = {{"running", false}};
-    }
+    json daemonStatus = runningDaemonStatus(options).value_or(json{{"running", false}});
 
-    std::string pin_root = config::DaemonConfig{}.pin_root;
-    std::optional<config::Config> config;
-    if (auto loaded = config::loadDirectory(options.config_dir)) {
-        config = std::move(*loaded);
-        pin_root = config->daemon.pin_root;
-    } else {
-        json errors = json::array();
+    std::vector<std::string> errors;
+    if (auto loaded = config::loadDirectory(options.config_dir); !loaded) {
         for (const config::Diagnostic& d : loaded.error())
             errors.push_back(d.str());
         out["config_errors"] = errors;
     }
+    const std::string pin_root =
+        pinRootFor(options, daemonStatus, nullptr).value_or(config::DaemonConfig{}.pin_root);
     out["pin_root"] = pin_root;
 
     json exporters = json::array();

@@ -378,6 +378,7 @@ json Manager::statusJson() const {
     return {{"daemon",
              {{"pid", getpid()},
               {"config_dir", config_dir_.string()},
+              {"pin_root", kernel_ ? kernel_->pins().root().string() : ""},
               {"last_reload", last_reload_.empty() ? json() : json(last_reload_)},
               {"last_error", last_error_.empty() ? json() : json(last_error_)},
               {"apply_errors", errors},
