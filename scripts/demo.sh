@@ -4,13 +4,18 @@
 # nfcapd in a collector namespace, known traffic, and what nfcapd stored,
 # printed by nfdump. Everything is removed at the end, whatever happens.
 #
-#   sudo scripts/demo.sh            (build first: scripts/build.sh)
+#   sudo scripts/demo.sh
 #
-# L3AFD overrides the binary (default: build/src/cli/l3afd of this checkout).
+# Sets up the machine (scripts/setup.sh) and builds (scripts/build.sh) first,
+# unless L3AFD names a binary to use instead.
 # Exits non-zero if no flow reached the collector.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
+if [ -z "${L3AFD:-}" ]; then
+	bash "$repo/scripts/setup.sh" >&2
+	bash "$repo/scripts/build.sh" >&2
+fi
 export L3AFD="${L3AFD:-$repo/build/src/cli/l3afd}"
 # shellcheck source=../tests/integration/lib/lab.bash
 source "$repo/tests/integration/lib/lab.bash"
