@@ -3,6 +3,7 @@
 #include "config/loader.h"
 #include "daemon/desired.h"
 #include "daemon/manager.h"
+#include "daemon/reconcile.h"
 #include "flow/drain.h"
 #include "kernel/bpf_flow_table.h"
 #include "kernel/bpf_kernel.h"
@@ -78,9 +79,12 @@ std::optional<Planned> computePlan(const Options& options, kernel::BpfKernel*& k
         std::cerr << "l3afd: " << observed.error().message() << "\n";
         return std::nullopt;
     }
-    plan::Desired desired = daemon::desiredState(*config);
-    plan::Plan plan = plan::computePlan(desired, *observed);
-    return Planned{std::move(*config), std::move(desired), std::move(plan)};
+    daemon::DesiredState want = daemon::desiredState(*config, daemon::liveKernelFacts());
+    for (const std::string& e : want.errors)
+        std::cerr << e << "\n";
+    plan::Plan plan = plan::computePlan(want.desired, *observed);
+    plan.pending.insert(plan.pending.end(), want.waiting.begin(), want.waiting.end());
+    return Planned{std::move(*config), std::move(want.desired), std::move(plan)};
 }
 
 void printPending(const plan::Plan& plan) {
@@ -105,19 +109,19 @@ int planCommand(const Options& options, const std::vector<std::string>&) {
 
 int applyCommand(const Options& options, const std::vector<std::string>&) {
     kernel::installLibbpfLogger();
-    std::unique_ptr<kernel::BpfKernel> kernel;
-    kernel::BpfKernel* k = nullptr;
-    auto planned = computePlan(options, k, kernel);
-    if (!planned)
+    auto config = loadOrReport(options.config_dir);
+    if (!config)
         return 1;
+    kernel::BpfKernel kernel(config->daemon.pin_root);
     plan::ExecuteHooks hooks;
     hooks.before_unload = [](const plan::Action& a) {
         if (a.kind == kernel::kFlowExporterKind)
             std::cerr << "note: flows still in " << a.kind << " '" << a.name << "' revision "
                       << a.revision << " are discarded (only the daemon exports them)\n";
     };
-    const plan::ApplyReport report = plan::execute(planned->plan, planned->desired, *k, hooks);
-    if (report.results.empty())
+    const daemon::ReconcileReport report =
+        daemon::reconcile(*config, kernel, daemon::liveKernelFacts(), hooks);
+    if (report.results.empty() && report.ok())
         std::cout << "nothing to do\n";
     for (const plan::ActionResult& r : report.results) {
         if (r.error)
@@ -127,7 +131,12 @@ int applyCommand(const Options& options, const std::vector<std::string>&) {
         else
             std::cout << r.action.str() << "\n";
     }
-    printPending(planned->plan);
+    for (const std::string& e : report.errors) {
+        if (e.find(": error: ") != std::string::npos || report.observe_failed)
+            std::cerr << e << "\n";
+    }
+    for (const std::string& p : report.pending)
+        std::cout << "pending: " << p << "\n";
     return report.ok() ? 0 : 1;
 }
 

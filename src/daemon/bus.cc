@@ -35,6 +35,13 @@ std::string busDescription() {
     return std::string("the bus at ") + address + " ($" + kBusAddressVariable + ")";
 }
 
+std::string formatTimeout(std::chrono::microseconds timeout) {
+    using namespace std::chrono;
+    if (timeout % seconds(1) == microseconds(0))
+        return std::to_string(duration_cast<seconds>(timeout).count()) + " s";
+    return std::to_string(duration_cast<milliseconds>(timeout).count()) + " ms";
+}
+
 // Reload changes what runs in the kernel. The bus policy lets only root call
 // it; this holds even where the policy file is missing.
 int checkReloadCaller(sd_bus_message* message, sd_bus_error* error) {
@@ -70,8 +77,8 @@ Result<MessagePtr> callMethod(std::string_view name, const char* member,
 
     BusError error;
     sd_bus_message* reply = nullptr;
-    const int r = sd_bus_call(bus->get(), raw, static_cast<uint64_t>(timeout.count()),
-                              &error.error, &reply);
+    const int r =
+        sd_bus_call(bus->get(), raw, static_cast<uint64_t>(timeout.count()), &error.error, &reply);
     if (r >= 0)
         return MessagePtr(reply);
 
@@ -83,11 +90,8 @@ Result<MessagePtr> callMethod(std::string_view name, const char* member,
         return fail(EACCES, "l3afd refused " + std::string(member) + "(): " + text);
     if (sd_bus_error_has_names(&error.error, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_TIMEOUT) ||
         r == -ETIMEDOUT)
-        return fail(ETIMEDOUT,
-                    "l3afd did not answer " + std::string(member) + "() within " +
-                        std::to_string(
-                            std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
-                        " s");
+        return fail(ETIMEDOUT, "l3afd did not answer " + std::string(member) + "() within " +
+                                   formatTimeout(timeout));
     if (sd_bus_error_has_name(&error.error, kBusErrorConfigRejected))
         return fail(EINVAL, text);
     if (sd_bus_error_has_name(&error.error, kBusErrorReloadFailed))
@@ -191,11 +195,10 @@ int BusService::onReload(sd_bus_message* message, void* userdata, sd_bus_error* 
     if (int r = checkReloadCaller(message, error); r < 0)
         return r;
     Status done = self->callbacks_.reload();
-    if (!done) {
-        const char* name =
-            done.error().code() == EINVAL ? kBusErrorConfigRejected : kBusErrorReloadFailed;
-        return sd_bus_error_set(error, name, done.error().message().c_str());
-    }
+    if (!done && done.error().code() == EINVAL) // the diagnostics say it all
+        return sd_bus_error_set(error, kBusErrorConfigRejected, done.error().context().c_str());
+    if (!done)
+        return sd_bus_error_set(error, kBusErrorReloadFailed, done.error().message().c_str());
     return sd_bus_reply_method_return(message, "");
 }
 

@@ -108,9 +108,12 @@ inline constexpr std::chrono::seconds kReloadCallTimeout{300};
 // Client side. Errors: ESRCH "l3afd is not running (org.l3af.l3afd not on the
 // bus)"; EACCES when the policy denies the call; ETIMEDOUT; for Reload, EINVAL
 // with the daemon's diagnostics when the files were rejected; otherwise the
-// errno of the connection or the daemon's failure.
-[[nodiscard]] Result<std::string> callStatus(std::string_view name = kBusName,
-                                             std::chrono::microseconds timeout = kStatusCallTimeout);
+// errno of the connection or the daemon's failure. The code is for the
+// program; error().context() is the text for a person (message() would add
+// strerror of the code to the diagnostics).
+[[nodiscard]] Result<std::string>
+callStatus(std::string_view name = kBusName,
+           std::chrono::microseconds timeout = kStatusCallTimeout);
 [[nodiscard]] Status callReload(std::string_view name = kBusName,
                                 std::chrono::microseconds timeout = kReloadCallTimeout);
 

@@ -1,12 +1,35 @@
 #pragma once
 
-// From the files' model to the reconcile core's desired state.
+// From the files' model to the reconcile core's desired state. Some of it
+// depends on the running system (a tunnel's device and address, the ifindex
+// of the tunnel a mirror sends to), asked through KernelFacts.
 
 #include "config/model.h"
 #include "plan/state.h"
 
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
 namespace l3af::daemon {
 
-plan::Desired desiredState(const config::Config& config);
+struct KernelFacts {
+    std::function<std::optional<uint32_t>(const std::string& interface)> ifindex;
+    // First IPv4 address (network byte order) of an interface.
+    std::function<std::optional<uint32_t>(uint32_t ifindex)> firstIpv4;
+};
+
+// The facts of the running system (if_nametoindex, rtnetlink).
+KernelFacts liveKernelFacts();
+
+struct DesiredState {
+    plan::Desired desired;
+    std::vector<std::string> waiting; // held functions and why
+    std::vector<std::string> errors;  // file:line:column: error: ...
+};
+
+DesiredState desiredState(const config::Config& config, const KernelFacts& facts);
 
 } // namespace l3af::daemon

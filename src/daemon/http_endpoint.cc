@@ -68,8 +68,8 @@ Result<exporter::SocketAddress> parseListenAddress(std::string_view text) {
     if (text.starts_with('[')) {
         const size_t close = text.find(']');
         if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-            return fail(EINVAL, "listen address '" + std::string(text) +
-                                    "': expected \"[IPv6]:port\"");
+            return fail(EINVAL,
+                        "listen address '" + std::string(text) + "': expected \"[IPv6]:port\"");
         host = text.substr(1, close - 1);
         port = text.substr(close + 2);
         if (host.find(':') == std::string_view::npos)
@@ -160,8 +160,7 @@ class HttpEndpoint::Connection {
 
     Status start(sd_event* event) {
         sd_event_source* io = nullptr;
-        if (int r = sd_event_add_io(event, &io, fd_.get(), EPOLLIN, &Connection::onIo, this);
-            r < 0)
+        if (int r = sd_event_add_io(event, &io, fd_.get(), EPOLLIN, &Connection::onIo, this); r < 0)
             return fail(-r, "watch HTTP connection");
         io_.reset(io);
         sd_event_source* timer = nullptr;
@@ -355,9 +354,9 @@ void HttpEndpoint::acceptPending() {
             // Out of descriptors or memory: pause the listener, or the
             // level-triggered source would spin on the waiting connection.
             sd_event_source* timer = nullptr;
-            if (sd_event_add_time_relative(event_.get(), &timer, CLOCK_MONOTONIC,
-                                           kAcceptRetryUsec, kTimerAccuracyUsec,
-                                           &HttpEndpoint::onAcceptRetry, this) >= 0) {
+            if (sd_event_add_time_relative(event_.get(), &timer, CLOCK_MONOTONIC, kAcceptRetryUsec,
+                                           kTimerAccuracyUsec, &HttpEndpoint::onAcceptRetry,
+                                           this) >= 0) {
                 accept_retry_.reset(timer);
                 sd_event_source_set_enabled(listen_source_.get(), SD_EVENT_OFF);
             }

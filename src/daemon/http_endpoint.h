@@ -61,19 +61,19 @@ HttpResponse respond(const std::map<std::string, HttpHandler>& routes,
 class HttpEndpoint {
   public:
     struct Limits {
-        size_t max_request_bytes = 8192; // the head; longer gets 431
-        size_t max_connections = 64;     // beyond, new connections are closed at once
+        size_t max_request_bytes = 8192;               // the head; longer gets 431
+        size_t max_connections = 64;                   // beyond, new connections are closed at once
         uint64_t connection_timeout_usec = 10'000'000; // from accept to close, whatever the state
     };
 
     // Listens on `address` ("127.0.0.1:9469", "[::1]:0") and serves `routes`
     // (path -> handler) on `event`. Fails when the address does not parse or
     // cannot be bound.
-    static Result<std::unique_ptr<HttpEndpoint>>
-    listen(sd_event* event, std::string_view address, std::map<std::string, HttpHandler> routes,
-           Limits limits);
-    static Result<std::unique_ptr<HttpEndpoint>>
-    listen(sd_event* event, std::string_view address, std::map<std::string, HttpHandler> routes) {
+    static Result<std::unique_ptr<HttpEndpoint>> listen(sd_event* event, std::string_view address,
+                                                        std::map<std::string, HttpHandler> routes,
+                                                        Limits limits);
+    static Result<std::unique_ptr<HttpEndpoint>> listen(sd_event* event, std::string_view address,
+                                                        std::map<std::string, HttpHandler> routes) {
         return listen(event, address, std::move(routes), Limits{});
     }
     ~HttpEndpoint();

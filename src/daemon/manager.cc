@@ -2,6 +2,7 @@
 
 #include "config/loader.h"
 #include "daemon/desired.h"
+#include "daemon/reconcile.h"
 #include "kernel/flow_function.h"
 #include "kernel/hash.h"
 #include "plan/executor.h"
@@ -159,17 +160,6 @@ void Manager::apply(const config::Config& config) {
     rebuildCollectors(config);
 
     apply_errors_.clear();
-    auto observed = kernel_->observe();
-    if (!observed) {
-        reconcile_failures_++;
-        apply_errors_.push_back(observed.error().message());
-        spdlog::error("observe: {}", observed.error().message());
-        return;
-    }
-    const plan::Desired desired = desiredState(config);
-    const plan::Plan plan = plan::computePlan(desired, *observed);
-    pending_ = plan.pending;
-
     plan::ExecuteHooks hooks;
     hooks.before_unload = [this](const plan::Action& action) {
         // The revision's table is about to go: export what it still holds.
@@ -181,15 +171,15 @@ void Manager::apply(const config::Config& config) {
             exporter_revisions_.erase(action.name);
         }
     };
-    const plan::ApplyReport report = plan::execute(plan, desired, *kernel_, hooks);
+    const ReconcileReport report = reconcile(config, *kernel_, liveKernelFacts(), hooks);
     for (const plan::ActionResult& result : report.results) {
-        if (result.error) {
-            apply_errors_.push_back(result.error->message());
-            spdlog::error("{}", result.error->message());
-        } else if (!result.skipped) {
+        if (!result.error && !result.skipped)
             spdlog::info("{}", result.action.str());
-        }
     }
+    for (const std::string& e : report.errors)
+        spdlog::error("{}", e);
+    apply_errors_ = report.errors;
+    pending_ = report.pending;
     if (!report.ok())
         reconcile_failures_++;
 

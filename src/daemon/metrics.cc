@@ -108,8 +108,8 @@ const ExporterField kExporterFields[] = {
      "Packets not accounted in a flow because the table was full.", MetricType::Counter,
      &FlowExporterMetrics::overflow_packets},
     {"l3af_flow_overflow_bytes_total",
-     "Bytes of packets not accounted in a flow because the table was full.",
-     MetricType::Counter, &FlowExporterMetrics::overflow_bytes},
+     "Bytes of packets not accounted in a flow because the table was full.", MetricType::Counter,
+     &FlowExporterMetrics::overflow_bytes},
     {"l3af_flow_non_ip_packets_total", "Packets that were neither IPv4 nor IPv6.",
      MetricType::Counter, &FlowExporterMetrics::non_ip_packets},
     {"l3af_flow_non_ip_bytes_total", "Bytes of packets that were neither IPv4 nor IPv6.",
@@ -123,8 +123,8 @@ const ExporterField kExporterFields[] = {
 
 void addFlowExporters(Families& out, const std::vector<FlowExporterMetrics>& exporters) {
     for (const ExporterField& f : kExporterFields) {
-        MetricFamily& family = f.type == MetricType::Counter ? out.counter(f.name, f.help)
-                                                             : out.gauge(f.name, f.help);
+        MetricFamily& family =
+            f.type == MetricType::Counter ? out.counter(f.name, f.help) : out.gauge(f.name, f.help);
         for (const FlowExporterMetrics& e : exporters)
             sample(family, {{"exporter", e.name}}, static_cast<double>(e.*(f.field)));
     }
@@ -132,23 +132,21 @@ void addFlowExporters(Families& out, const std::vector<FlowExporterMetrics>& exp
         out.gauge("l3af_flow_table_fill_ratio", "Active flows over table capacity, 0 to 1.");
     MetricFamily& expired =
         out.counter("l3af_flow_expired_flows_total", "Flows taken out of the table, by reason.");
-    MetricFamily& packets = out.counter(
-        "l3af_flow_exported_packets_total",
-        "Packets counted in the exported flow records, by interface and direction.");
+    MetricFamily& packets =
+        out.counter("l3af_flow_exported_packets_total",
+                    "Packets counted in the exported flow records, by interface and direction.");
     MetricFamily& bytes =
         out.counter("l3af_flow_exported_bytes_total",
                     "Bytes counted in the exported flow records, by interface and direction.");
     for (const FlowExporterMetrics& e : exporters) {
         sample(fill, {{"exporter", e.name}}, ratio(e.active_flows, e.table_capacity));
-        for (const auto& [reason, value] :
-             {std::pair{"idle_timeout", e.expired_idle_timeout},
-              std::pair{"end_of_flow", e.expired_end_of_flow},
-              std::pair{"forced_end", e.expired_forced_end}})
-            sample(expired, {{"exporter", e.name}, {"reason", reason}},
-                   static_cast<double>(value));
+        for (const auto& [reason, value] : {std::pair{"idle_timeout", e.expired_idle_timeout},
+                                            std::pair{"end_of_flow", e.expired_end_of_flow},
+                                            std::pair{"forced_end", e.expired_forced_end}})
+            sample(expired, {{"exporter", e.name}, {"reason", reason}}, static_cast<double>(value));
         for (const FlowTrafficMetrics& t : e.traffic) {
-            Labels labels{{"direction", t.direction}, {"exporter", e.name},
-                          {"interface", t.interface}};
+            Labels labels{
+                {"direction", t.direction}, {"exporter", e.name}, {"interface", t.interface}};
             sample(packets, labels, static_cast<double>(t.packets));
             sample(bytes, std::move(labels), static_cast<double>(t.bytes));
         }
@@ -185,22 +183,23 @@ const CollectorField kCollectorFields[] = {
 
 void addCollectors(Families& out, const std::vector<CollectorMetrics>& collectors) {
     for (const CollectorField& f : kCollectorFields) {
-        MetricFamily& family = f.type == MetricType::Counter ? out.counter(f.name, f.help)
-                                                             : out.gauge(f.name, f.help);
+        MetricFamily& family =
+            f.type == MetricType::Counter ? out.counter(f.name, f.help) : out.gauge(f.name, f.help);
         for (const CollectorMetrics& c : collectors)
             sample(family, {{"collector", c.name}, {"transport", c.transport}},
                    static_cast<double>(c.*(f.field)));
     }
-    MetricFamily& connected = out.gauge(
-        "l3af_collector_connected", "1 if the transport is up (UDP: socket open; TCP: established).");
+    MetricFamily& connected =
+        out.gauge("l3af_collector_connected",
+                  "1 if the transport is up (UDP: socket open; TCP: established).");
     for (const CollectorMetrics& c : collectors)
         sample(connected, {{"collector", c.name}, {"transport", c.transport}},
                c.connected ? 1.0 : 0.0);
 }
 
 void addMirrors(Families& out, const std::vector<MirrorMetrics>& mirrors) {
-    MetricFamily& seen = out.counter("l3af_mirror_seen_packets_total",
-                                     "Packets the mirror program ran on.");
+    MetricFamily& seen =
+        out.counter("l3af_mirror_seen_packets_total", "Packets the mirror program ran on.");
     MetricFamily& clone_failed =
         out.counter("l3af_mirror_clone_failed_packets_total",
                     "Matched packets that could not be cloned to the tunnel.");
@@ -211,8 +210,8 @@ void addMirrors(Families& out, const std::vector<MirrorMetrics>& mirrors) {
         out.counter("l3af_mirror_matched_bytes_total", "Frame bytes mirrored under a rule.");
     for (const MirrorMetrics& m : mirrors) {
         for (const MirrorDirectionMetrics& d : m.directions) {
-            Labels labels{{"direction", d.direction}, {"interface", m.interface},
-                          {"mirror", m.name}};
+            Labels labels{
+                {"direction", d.direction}, {"interface", m.interface}, {"mirror", m.name}};
             sample(seen, labels, static_cast<double>(d.seen_packets));
             sample(clone_failed, std::move(labels), static_cast<double>(d.clone_failed_packets));
         }
@@ -225,10 +224,10 @@ void addMirrors(Families& out, const std::vector<MirrorMetrics>& mirrors) {
 }
 
 void addTunnels(Families& out, const std::vector<TunnelMetrics>& tunnels) {
-    MetricFamily& sent_packets = out.counter("l3af_tunnel_sent_packets_total",
-                                             "Packets encapsulated and sent to the tunnel's remote.");
-    MetricFamily& sent_bytes = out.counter("l3af_tunnel_sent_bytes_total",
-                                           "Outer IP bytes of the packets sent.");
+    MetricFamily& sent_packets = out.counter(
+        "l3af_tunnel_sent_packets_total", "Packets encapsulated and sent to the tunnel's remote.");
+    MetricFamily& sent_bytes =
+        out.counter("l3af_tunnel_sent_bytes_total", "Outer IP bytes of the packets sent.");
     MetricFamily& truncated = out.counter("l3af_tunnel_truncated_packets_total",
                                           "Packets sent cut to the mirror's snaplen.");
     MetricFamily& dropped =

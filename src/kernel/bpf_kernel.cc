@@ -1,7 +1,8 @@
 #include "kernel/bpf_kernel.h"
 
 #include "common/unique_fd.h"
-#include "kernel/flow_function.h"
+#include "kernel/function_types.h"
+#include "kernel/mirror_function.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -15,16 +16,20 @@ namespace l3af::kernel {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& knownKinds() {
-    static const std::vector<std::string> kinds{kFlowExporterKind};
+    static const std::vector<std::string> kinds = [] {
+        std::vector<std::string> names;
+        for (const FunctionType& type : functionTypes())
+            names.push_back(type.kind);
+        return names;
+    }();
     return kinds;
 }
 
 namespace {
 
 const char* programFor(const std::string& kind, plan::Hook hook) {
-    if (kind == kFlowExporterKind)
-        return flowProgramFor(hook);
-    return nullptr;
+    const FunctionType* type = functionType(kind);
+    return type ? type->programFor(hook) : nullptr;
 }
 
 Result<bpf_attach_type> tcxAttachType(plan::Hook hook) {
@@ -122,9 +127,10 @@ Status BpfKernel::load(const plan::DesiredFunction& function) {
     // A leftover of a load that died half way is not a revision: start over.
     if (Status cleared = removePinTree(dir); !cleared)
         return cleared;
-    if (const auto* flow = std::get_if<plan::FlowExporterSpec>(&function.spec))
-        return loadFlowRevision(*flow, dir);
-    return fail(ENOTSUP, "unknown function kind " + function.kind);
+    const FunctionType* type = functionType(function.kind);
+    if (!type)
+        return fail(ENOTSUP, "unknown function kind " + function.kind);
+    return type->load(function, dir);
 }
 
 Status BpfKernel::attach(const plan::DesiredFunction& function, const plan::Attachment& at) {
@@ -188,8 +194,12 @@ Status BpfKernel::unload(const std::string& kind, const std::string& name,
     const fs::path dir = pins_.function(kind, name);
     if (listDirectory(pins_.links(kind, name)).empty())
         ::rmdir(pins_.links(kind, name).c_str());
-    if (listDirectory(dir).empty())
+    if (listDirectory(dir).empty()) {
         ::rmdir(dir.c_str());
+        // A tunnel's veth pair goes with its last revision.
+        if (kind == kTunnelKind)
+            return removeTunnelDevices(name);
+    }
     return {};
 }
 
@@ -208,7 +218,7 @@ Status BpfKernel::reset() {
             return removed;
     }
     ::rmdir(pins_.root().c_str()); // only if empty: other things may live there
-    return {};
+    return removeAllOwnedDevices();
 }
 
 } // namespace l3af::kernel

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/unique_fd.h"
+#include "kernel/function_types.h"
 #include "kernel/pins.h"
 #include "plan/state.h"
 
@@ -12,8 +13,6 @@
 #include <string>
 
 namespace l3af::kernel {
-
-inline constexpr const char* kFlowExporterKind = "flow_exporter";
 
 // Content hash of the embedded object and the load-time settings.
 std::string flowRevision(const plan::FlowExporterSpec& spec);

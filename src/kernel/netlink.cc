@@ -55,7 +55,10 @@ Result<Netlink> Netlink::open() {
 template <typename F> Status Netlink::roundTrip(void* request, size_t length, F&& onMessage) {
     auto* nlh = static_cast<nlmsghdr*>(request);
     nlh->nlmsg_seq = seq_++;
-    if (send(fd_.get(), request, length, 0) < 0)
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (sendto(fd_.get(), request, length, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) <
+        0)
         return failErrno("rtnetlink send");
     std::vector<char> buf(kBufferSize);
     for (;;) {
@@ -153,10 +156,9 @@ Status Netlink::createVethPair(const std::string& name, const std::string& peer,
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = RTM_NEWLINK;
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
+    // Created down: a veth end cannot come up before its peer exists.
     auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
     ifm->ifi_family = AF_UNSPEC;
-    ifm->ifi_flags = IFF_UP;
-    ifm->ifi_change = IFF_UP;
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
     mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias.c_str());
     nlattr* linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
@@ -165,8 +167,6 @@ Status Netlink::createVethPair(const std::string& name, const std::string& peer,
     nlattr* peerInfo = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
     auto* peerIfm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
     peerIfm->ifi_family = AF_UNSPEC;
-    peerIfm->ifi_flags = IFF_UP;
-    peerIfm->ifi_change = IFF_UP;
     mnl_attr_put_strz(nlh, IFLA_IFNAME, peer.c_str());
     mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias.c_str());
     mnl_attr_nest_end(nlh, peerInfo);
@@ -174,7 +174,6 @@ Status Netlink::createVethPair(const std::string& name, const std::string& peer,
     mnl_attr_nest_end(nlh, linkinfo);
     if (Status done = roundTrip(nlh, nlh->nlmsg_len, [](const nlmsghdr*) {}); !done)
         return std::unexpected(done.error().wrap("create veth pair " + name + "/" + peer));
-    // The peer is created down regardless of the flags above on some kernels.
     if (Status up = setUp(peer); !up)
         return up;
     return setUp(name);

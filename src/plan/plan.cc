@@ -56,10 +56,10 @@ std::string Action::str() const {
 
 namespace {
 
-using FunctionId = std::pair<std::string, std::string>; // kind, name
+using NameKey = std::pair<std::string, std::string>; // kind, name
 
-template <typename T> std::map<FunctionId, const T*> indexByName(const std::vector<T>& functions) {
-    std::map<FunctionId, const T*> index;
+template <typename T> std::map<NameKey, const T*> indexByName(const std::vector<T>& functions) {
+    std::map<NameKey, const T*> index;
     for (const T& f : functions)
         index[{f.kind, f.name}] = &f;
     return index;
@@ -93,7 +93,10 @@ void planFunction(const DesiredFunction& want, const ObservedFunction* seen,
         const ObservedAttachment* link = it == links.end() ? nullptr : it->second;
         if (link)
             links.erase(it);
-        const bool present = interfaces.contains(at.interface);
+        const bool present =
+            interfaces.contains(at.interface) ||
+            std::find(want.provides_interfaces.begin(), want.provides_interfaces.end(),
+                      at.interface) != want.provides_interfaces.end();
         if (link && !link->live) {
             // The interface went away or was recreated: the old link is dead
             // and its pin must go before a new link can take its place.
@@ -139,7 +142,9 @@ Plan computePlan(const Desired& desired, const Observed& observed) {
 
     // Functions no longer declared at all: detach everywhere, then unload.
     for (const auto& [id, seen] : seenIndex) {
-        if (wantIndex.contains(id))
+        const bool held = std::find(desired.held.begin(), desired.held.end(),
+                                    FunctionId{id.first, id.second}) != desired.held.end();
+        if (wantIndex.contains(id) || held)
             continue;
         for (const ObservedAttachment& link : seen->attachments)
             removals.push_back(

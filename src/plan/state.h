@@ -4,6 +4,9 @@
 // loaded eBPF object each, identified by kind and name) and the hooks they are
 // attached to. Plain data; the plan is computed from these two alone.
 
+#include "config/model.h"
+#include "mirror/tunnel.h"
+
 #include <compare>
 #include <cstdint>
 #include <set>
@@ -28,7 +31,21 @@ struct Attachment {
 struct FlowExporterSpec {
     uint32_t max_flows = 65536;
 };
-using FunctionSpec = std::variant<FlowExporterSpec>;
+// A GUE tunnel: its encapsulation program and the veth pair behind it.
+struct TunnelSpec {
+    mirror::GueSettings gue;
+    std::string device; // the veth operators see: l3t-<name>
+    std::string peer;   // its peer, where the encapsulation runs
+};
+
+// A mirror: its rules and where its clones go.
+struct MirrorSpec {
+    uint32_t tunnel_ifindex = 0;
+    uint32_t snaplen = 0;
+    std::vector<config::MirrorRule> rules;
+};
+
+using FunctionSpec = std::variant<FlowExporterSpec, TunnelSpec, MirrorSpec>;
 
 struct DesiredFunction {
     std::string kind; // "flow_exporter"
@@ -38,6 +55,9 @@ struct DesiredFunction {
     std::string revision;
     FunctionSpec spec;
     std::vector<Attachment> attachments;
+    // Interfaces that loading this function creates (a tunnel's veth pair):
+    // its attachments to them are not pending.
+    std::vector<std::string> provides_interfaces;
 };
 
 struct ObservedAttachment {
@@ -56,8 +76,17 @@ struct ObservedFunction {
     std::vector<ObservedAttachment> attachments;
 };
 
+struct FunctionId {
+    std::string kind;
+    std::string name;
+    auto operator<=>(const FunctionId&) const = default;
+};
+
 struct Desired {
     std::vector<DesiredFunction> functions;
+    // Declared, but what they need is not there yet (a device, an address):
+    // whatever of them is in the kernel stays as it is.
+    std::vector<FunctionId> held;
 };
 
 struct Observed {

@@ -125,3 +125,19 @@ TEST(Plan, OtherFunctionsAreIndependent) {
               (Lines{"load flow_exporter 'core' revision r1",
                      "attach flow_exporter 'core' revision r1 to eth1 tc-ingress"}));
 }
+
+TEST(Plan, HeldFunctionIsLeftAsItIs) {
+    Observed seen{{seenEdge({"r1"}, {link(kEth0In, "r1")})}, {"eth0"}};
+    Desired want;
+    want.held.push_back({"flow_exporter", "edge"});
+    EXPECT_TRUE(computePlan(want, seen).empty());
+}
+
+TEST(Plan, InterfacesAFunctionCreatesAreNotPending) {
+    DesiredFunction tunnel{"tunnel", "t", "r1", TunnelSpec{}, {{"l3p-t", Hook::TcIngress}},
+                           {"l3t-t", "l3p-t"}};
+    Plan plan = computePlan(Desired{{tunnel}}, Observed{{}, {}});
+    EXPECT_EQ(lines(plan), (Lines{"load tunnel 't' revision r1",
+                                  "attach tunnel 't' revision r1 to l3p-t tc-ingress"}));
+    EXPECT_TRUE(plan.pending.empty());
+}

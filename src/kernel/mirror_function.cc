@@ -1,0 +1,294 @@
+#include "kernel/mirror_function.h"
+
+#include "common/unique_fd.h"
+#include "gue_abi.h"
+#include "gue_encap.skel.h"
+#include "kernel/function_types.h"
+#include "kernel/hash.h"
+#include "kernel/libbpf_log.h"
+#include "kernel/netlink.h"
+#include "kernel/percpu.h"
+#include "kernel/pins.h"
+#include "mirror.skel.h"
+#include "mirror/compile.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <memory>
+
+namespace l3af::kernel {
+
+namespace {
+
+template <typename Skel, void (*Destroy)(Skel*)> struct SkeletonDeleter {
+    void operator()(Skel* skel) const { Destroy(skel); }
+};
+using MirrorSkeleton =
+    std::unique_ptr<mirror_bpf, SkeletonDeleter<mirror_bpf, mirror_bpf__destroy>>;
+using GueSkeleton =
+    std::unique_ptr<gue_encap_bpf, SkeletonDeleter<gue_encap_bpf, gue_encap_bpf__destroy>>;
+
+struct Pinned {
+    int fd;
+    const char* name;
+};
+
+Status pinAll(std::initializer_list<Pinned> objects, const std::filesystem::path& dir) {
+    if (Status made = makePinDirectory(dir); !made)
+        return made;
+    for (const Pinned& o : objects) {
+        const auto path = dir / o.name;
+        if (bpf_obj_pin(o.fd, path.c_str()) != 0) {
+            Error error = Error::fromErrno("pin " + path.string());
+            (void)removePinTree(dir);
+            return std::unexpected(error);
+        }
+    }
+    return {};
+}
+
+template <typename K, typename V>
+Status fillMap(bpf_map* map, const mirror::MapEntries<K, V>& entries) {
+    const int fd = bpf_map__fd(map);
+    for (const auto& [key, value] : entries) {
+        if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0)
+            return failErrno(std::string("fill map ") + bpf_map__name(map));
+    }
+    return {};
+}
+
+void hashRule(ContentHash& h, const config::MirrorRule& rule) {
+    const auto cidr = [&](const std::optional<config::Cidr>& c) { h.add(c ? c->str() : "-"); };
+    const auto ports = [&](const std::optional<config::PortRange>& p) {
+        h.add(p ? (uint64_t{p->first} << 16 | p->last) : ~uint64_t{0});
+    };
+    cidr(rule.src);
+    cidr(rule.dst);
+    h.add(rule.protocol ? uint64_t{*rule.protocol} : ~uint64_t{0});
+    ports(rule.src_port);
+    ports(rule.dst_port);
+}
+
+} // namespace
+
+std::string mirrorRevision(const plan::MirrorSpec& spec) {
+    size_t size = 0;
+    const void* elf = mirror_bpf__elf_bytes(&size);
+    ContentHash h;
+    h.add(kMirrorKind).add(elf, size).add(spec.tunnel_ifindex).add(spec.snaplen);
+    for (const config::MirrorRule& rule : spec.rules)
+        hashRule(h, rule);
+    return h.hex();
+}
+
+const char* mirrorProgramFor(plan::Hook hook) {
+    switch (hook) {
+    case plan::Hook::TcIngress:
+        return "mirror_ingress";
+    case plan::Hook::TcEgress:
+        return "mirror_egress";
+    case plan::Hook::Xdp:
+        break;
+    }
+    return nullptr;
+}
+
+Status loadMirrorRevision(const plan::MirrorSpec& spec, const std::filesystem::path& dir) {
+    auto compiled = mirror::compileRules(spec.rules);
+    if (!compiled)
+        return std::unexpected(compiled.error().wrap("compile rules"));
+    LibbpfLogCapture log;
+    MirrorSkeleton skel(mirror_bpf__open());
+    if (!skel)
+        return failErrno("open mirror program");
+    skel->rodata->mirror_tunnel_ifindex = spec.tunnel_ifindex;
+    skel->rodata->mirror_snaplen = spec.snaplen;
+    skel->rodata->mirror_rule_words = compiled->rule_words;
+    skel->rodata->mirror_dimensions = compiled->dimensions;
+    if (int err = mirror_bpf__load(skel.get()); err != 0)
+        return fail(-err, "load mirror program" + log.summary());
+    // The rules are in place before any link runs the program.
+    for (Status filled : {fillMap(skel->maps.mirror_proto, compiled->proto),
+                          fillMap(skel->maps.mirror_port_classes, compiled->port_classes),
+                          fillMap(skel->maps.mirror_port_bitmaps, compiled->port_bitmaps),
+                          fillMap(skel->maps.mirror_src4, compiled->src4),
+                          fillMap(skel->maps.mirror_dst4, compiled->dst4),
+                          fillMap(skel->maps.mirror_src6, compiled->src6),
+                          fillMap(skel->maps.mirror_dst6, compiled->dst6)}) {
+        if (!filled)
+            return filled;
+    }
+    return pinAll({{bpf_program__fd(skel->progs.mirror_ingress), "mirror_ingress"},
+                   {bpf_program__fd(skel->progs.mirror_egress), "mirror_egress"},
+                   {bpf_map__fd(skel->maps.mirror_rule_counters), "mirror_rule_counters"},
+                   {bpf_map__fd(skel->maps.mirror_stats), "mirror_stats"}},
+                  dir);
+}
+
+Result<MirrorCounters> readMirrorCounters(const std::filesystem::path& dir, size_t rules) {
+    UniqueFd counters(bpf_obj_get((dir / "mirror_rule_counters").c_str()));
+    UniqueFd stats(bpf_obj_get((dir / "mirror_stats").c_str()));
+    if (!counters || !stats)
+        return failErrno("open mirror counters in " + dir.string());
+    MirrorCounters out;
+    for (uint32_t i = 0; i < rules; i++) {
+        auto perCpu = readPerCpu<mirror_rule_counter>(counters.get(), i);
+        if (!perCpu)
+            return std::unexpected(perCpu.error());
+        mirror_rule_counter sum{};
+        for (const mirror_rule_counter& c : *perCpu) {
+            sum.packets += c.packets;
+            sum.bytes += c.bytes;
+        }
+        out.rules.push_back(sum);
+    }
+    for (uint32_t slot : {uint32_t{MIRROR_STATS_INGRESS}, uint32_t{MIRROR_STATS_EGRESS}}) {
+        auto perCpu = readPerCpu<mirror_stats>(stats.get(), slot);
+        if (!perCpu)
+            return std::unexpected(perCpu.error());
+        mirror_stats& sum = slot == MIRROR_STATS_INGRESS ? out.ingress : out.egress;
+        for (const mirror_stats& s : *perCpu) {
+            sum.seen += s.seen;
+            sum.matched += s.matched;
+            sum.clone_failed += s.clone_failed;
+            sum.not_ip += s.not_ip;
+            sum.truncated += s.truncated;
+        }
+    }
+    return out;
+}
+
+std::string tunnelDeviceName(const std::string& tunnel) {
+    // IFNAMSIZ is 16: "l3t-" leaves 11 characters; longer names are
+    // shortened with a hash so two tunnels never share a device.
+    if (tunnel.size() <= 11)
+        return "l3t-" + tunnel;
+    return "l3t-" + tunnel.substr(0, 6) + ContentHash().add(tunnel).hex().substr(0, 5);
+}
+
+std::string tunnelPeerName(const std::string& tunnel) {
+    std::string device = tunnelDeviceName(tunnel);
+    device[2] = 'p'; // l3p-...
+    return device;
+}
+
+std::string tunnelAlias(const std::string& tunnel) {
+    return "l3af:tunnel:" + tunnel;
+}
+
+std::string tunnelRevision(const plan::TunnelSpec& spec) {
+    size_t size = 0;
+    const void* elf = gue_encap_bpf__elf_bytes(&size);
+    return ContentHash()
+        .add(kTunnelKind)
+        .add(elf, size)
+        .add(spec.gue.local_addr)
+        .add(spec.gue.remote_addr)
+        .add(spec.gue.remote_port)
+        .add(spec.gue.source_port)
+        .add(spec.gue.ttl)
+        .add(spec.gue.checksum ? 1 : 0)
+        .add(spec.gue.device_ifindex)
+        .add(spec.device)
+        .hex();
+}
+
+const char* tunnelProgramFor(plan::Hook hook) {
+    return hook == plan::Hook::TcIngress ? "gue_encap" : nullptr;
+}
+
+namespace {
+
+Status ensureTunnelDevices(const plan::TunnelSpec& spec, const std::string& alias) {
+    auto netlink = Netlink::open();
+    if (!netlink)
+        return std::unexpected(netlink.error());
+    auto links = netlink->links();
+    if (!links)
+        return std::unexpected(links.error());
+    for (const LinkInfo& link : *links) {
+        if (link.name == spec.device || link.name == spec.peer) {
+            if (link.alias != alias)
+                return fail(EEXIST, "interface " + link.name +
+                                        " exists and is not l3afd's (alias '" + link.alias +
+                                        "'); rename the tunnel or remove the interface");
+            return {};
+        }
+    }
+    return netlink->createVethPair(spec.device, spec.peer, alias);
+}
+
+} // namespace
+
+Status loadTunnelRevision(const plan::TunnelSpec& spec, const std::filesystem::path& dir) {
+    const std::string tunnel = dir.parent_path().filename().string();
+    if (Status devices = ensureTunnelDevices(spec, tunnelAlias(tunnel)); !devices)
+        return devices;
+    LibbpfLogCapture log;
+    GueSkeleton skel(gue_encap_bpf__open());
+    if (!skel)
+        return failErrno("open GUE encapsulation program");
+    skel->rodata->gue_local_addr = spec.gue.local_addr;
+    skel->rodata->gue_remote_addr = spec.gue.remote_addr;
+    skel->rodata->gue_remote_port = spec.gue.remote_port;
+    skel->rodata->gue_source_port = spec.gue.source_port;
+    skel->rodata->gue_ttl = spec.gue.ttl;
+    skel->rodata->gue_checksum = spec.gue.checksum ? 1 : 0;
+    skel->rodata->gue_device_ifindex = spec.gue.device_ifindex;
+    if (int err = gue_encap_bpf__load(skel.get()); err != 0)
+        return fail(-err, "load GUE encapsulation program" + log.summary());
+    return pinAll({{bpf_program__fd(skel->progs.gue_encap), "gue_encap"},
+                   {bpf_map__fd(skel->maps.gue_stats), "gue_stats"}},
+                  dir);
+}
+
+Status removeTunnelDevices(const std::string& tunnel) {
+    auto netlink = Netlink::open();
+    if (!netlink)
+        return std::unexpected(netlink.error());
+    auto links = netlink->links();
+    if (!links)
+        return std::unexpected(links.error());
+    for (const LinkInfo& link : *links) {
+        // Deleting one end of a veth pair deletes both.
+        if (link.alias == tunnelAlias(tunnel) && link.name == tunnelDeviceName(tunnel))
+            return netlink->deleteLink(link.name);
+    }
+    return {};
+}
+
+Status removeAllOwnedDevices() {
+    auto netlink = Netlink::open();
+    if (!netlink)
+        return std::unexpected(netlink.error());
+    auto links = netlink->links();
+    if (!links)
+        return std::unexpected(links.error());
+    for (const LinkInfo& link : *links) {
+        if (link.alias.starts_with("l3af:") && link.name.starts_with("l3t-")) {
+            if (Status deleted = netlink->deleteLink(link.name); !deleted)
+                return deleted;
+        }
+    }
+    return {};
+}
+
+Result<TunnelCounters> readTunnelCounters(const std::filesystem::path& dir) {
+    UniqueFd stats(bpf_obj_get((dir / "gue_stats").c_str()));
+    if (!stats)
+        return failErrno("open tunnel counters in " + dir.string());
+    auto perCpu = readPerCpu<gue_stats>(stats.get(), 0);
+    if (!perCpu)
+        return std::unexpected(perCpu.error());
+    TunnelCounters out;
+    for (const gue_stats& s : *perCpu) {
+        out.sent += s.sent;
+        out.sent_bytes += s.sent_bytes;
+        out.truncated += s.truncated;
+        out.failed += s.too_big + s.not_ip + s.foreign + s.failed;
+    }
+    return out;
+}
+
+} // namespace l3af::kernel
