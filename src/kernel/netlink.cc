@@ -160,7 +160,6 @@ Status Netlink::createVethPair(const std::string& name, const std::string& peer,
     auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
     ifm->ifi_family = AF_UNSPEC;
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
-    mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias.c_str());
     nlattr* linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
     mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
     nlattr* data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -168,18 +167,18 @@ Status Netlink::createVethPair(const std::string& name, const std::string& peer,
     auto* peerIfm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
     peerIfm->ifi_family = AF_UNSPEC;
     mnl_attr_put_strz(nlh, IFLA_IFNAME, peer.c_str());
-    mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias.c_str());
     mnl_attr_nest_end(nlh, peerInfo);
     mnl_attr_nest_end(nlh, data);
     mnl_attr_nest_end(nlh, linkinfo);
     if (Status done = roundTrip(nlh, nlh->nlmsg_len, [](const nlmsghdr*) {}); !done)
         return std::unexpected(done.error().wrap("create veth pair " + name + "/" + peer));
-    if (Status up = setUp(peer); !up)
+    // The alias is not applied at creation, only by a change of the link.
+    if (Status up = setUp(peer, alias); !up)
         return up;
-    return setUp(name);
+    return setUp(name, alias);
 }
 
-Status Netlink::setUp(const std::string& name) {
+Status Netlink::setUp(const std::string& name, const std::string& alias) {
     char buf[kRequestSize] = {};
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = RTM_NEWLINK;
@@ -189,6 +188,7 @@ Status Netlink::setUp(const std::string& name) {
     ifm->ifi_flags = IFF_UP;
     ifm->ifi_change = IFF_UP;
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
+    mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias.c_str());
     if (Status done = roundTrip(nlh, nlh->nlmsg_len, [](const nlmsghdr*) {}); !done)
         return std::unexpected(done.error().wrap("set " + name + " up"));
     return {};

@@ -39,7 +39,7 @@ class Netlink {
     // Sends one request and reads until its ACK (or its dump ends), handing
     // each reply message to `onMessage`.
     template <typename F> Status roundTrip(void* request, size_t length, F&& onMessage);
-    Status setUp(const std::string& name);
+    Status setUp(const std::string& name, const std::string& alias);
 
     UniqueFd fd_;
     uint32_t seq_ = 1;
