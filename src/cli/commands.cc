@@ -9,6 +9,7 @@
 #include "kernel/bpf_kernel.h"
 #include "kernel/flow_function.h"
 #include "kernel/libbpf_log.h"
+#include "kernel/mirror_function.h"
 #include "plan/executor.h"
 
 #include <arpa/inet.h>
@@ -221,27 +222,113 @@ const char* attachmentState(const plan::ObservedAttachment& a) {
     return a.live ? "attached" : "detached";
 }
 
+void mergeDaemonCounters(json& e, const json& daemonStatus, const char* list) {
+    if (!daemonStatus.contains(list))
+        return;
+    for (const json& d : daemonStatus[list]) {
+        if (d.value("name", "") != e["name"])
+            continue;
+        for (auto it = d.begin(); it != d.end(); ++it) {
+            if (!e.contains(it.key()))
+                e[it.key()] = it.value();
+        }
+    }
+}
+
+std::string describeRule(const config::MirrorRule& rule) {
+    std::string out;
+    const auto add = [&](const std::string& part) { out += (out.empty() ? "" : " ") + part; };
+    if (rule.src)
+        add("src " + rule.src->str());
+    if (rule.dst)
+        add("dst " + rule.dst->str());
+    if (rule.protocol)
+        add("protocol " + std::to_string(*rule.protocol));
+    const auto ports = [](const config::PortRange& p) {
+        return p.first == p.last ? std::to_string(p.first)
+                                 : std::to_string(p.first) + "-" + std::to_string(p.last);
+    };
+    if (rule.src_port)
+        add("src_port " + ports(*rule.src_port));
+    if (rule.dst_port)
+        add("dst_port " + ports(*rule.dst_port));
+    return out.empty() ? "any" : out;
+}
+
+void addMirrorCounters(json& e, const fs::path& dir, const std::optional<config::Config>& config) {
+    const config::Mirror* mirror = nullptr;
+    if (config) {
+        for (const config::Mirror& m : config->mirrors) {
+            if (m.name == e["name"])
+                mirror = &m;
+        }
+    }
+    const size_t rules = mirror ? mirror->rules.size() : 0;
+    auto counters = kernel::readMirrorCounters(dir, rules);
+    if (!counters) {
+        e["error"] = counters.error().message();
+        return;
+    }
+    json list = json::array();
+    for (size_t i = 0; i < counters->rules.size(); i++) {
+        list.push_back({{"rule", i},
+                        {"match", describeRule(mirror->rules[i])},
+                        {"packets", counters->rules[i].packets},
+                        {"bytes", counters->rules[i].bytes}});
+    }
+    e["rules"] = list;
+    if (mirror)
+        e["tunnel"] = mirror->tunnel;
+    const auto stats = [](const mirror_stats& s) {
+        return json{{"seen", s.seen},
+                    {"matched", s.matched},
+                    {"clone_failed", s.clone_failed},
+                    {"not_ip", s.not_ip},
+                    {"truncated", s.truncated}};
+    };
+    e["ingress"] = stats(counters->ingress);
+    e["egress"] = stats(counters->egress);
+}
+
+void addTunnelCounters(json& e, const fs::path& dir, const std::string& name) {
+    e["device"] = kernel::tunnelDeviceName(name);
+    auto counters = kernel::readTunnelCounters(dir);
+    if (!counters) {
+        e["error"] = counters.error().message();
+        return;
+    }
+    e["sent"] = counters->sent;
+    e["sent_bytes"] = counters->sent_bytes;
+    e["truncated"] = counters->truncated;
+    e["failed"] = counters->failed;
+    e["too_big"] = counters->too_big;
+    e["ignored"] = counters->ignored;
+}
+
 json statusJson(const Options& options) {
     json out = {{"config_dir", options.config_dir}};
     json daemonStatus = runningDaemonStatus(options).value_or(json{{"running", false}});
 
     std::vector<std::string> errors;
+    std::optional<config::Config> config;
     if (auto loaded = config::loadDirectory(options.config_dir); !loaded) {
         for (const config::Diagnostic& d : loaded.error())
             errors.push_back(d.str());
         out["config_errors"] = errors;
+    } else {
+        config = std::move(*loaded);
     }
     const std::string pin_root =
         pinRootFor(options, daemonStatus, nullptr).value_or(config::DaemonConfig{}.pin_root);
     out["pin_root"] = pin_root;
 
     json exporters = json::array();
+    json mirrors = json::array();
+    json tunnels = json::array();
     kernel::BpfKernel kernel(pin_root);
     auto observed = kernel.observe();
     if (observed) {
         for (const plan::ObservedFunction& f : observed->functions) {
-            if (f.kind != kernel::kFlowExporterKind)
-                continue;
             json e = {{"name", f.name}, {"revisions", f.revisions}};
             json links = json::array();
             for (const plan::ObservedAttachment& a : f.attachments)
@@ -251,21 +338,29 @@ json statusJson(const Options& options) {
                                  {"link_id", a.link_id},
                                  {"revision", a.revision}});
             e["attachments"] = links;
-            if (daemonStatus.contains("flow_exporters")) {
-                for (const json& d : daemonStatus["flow_exporters"]) {
-                    if (d.value("name", "") == f.name) {
-                        for (auto it = d.begin(); it != d.end(); ++it) {
-                            if (!e.contains(it.key()))
-                                e[it.key()] = it.value();
-                        }
-                    }
-                }
+            // The counters of the revision the links run (the newest otherwise).
+            std::string revision = f.revisions.empty() ? "" : f.revisions.back();
+            for (const plan::ObservedAttachment& a : f.attachments) {
+                if (!a.revision.empty())
+                    revision = a.revision;
             }
-            exporters.push_back(e);
+            const fs::path dir = kernel.pins().revision(f.kind, f.name, revision);
+            if (f.kind == kernel::kFlowExporterKind) {
+                mergeDaemonCounters(e, daemonStatus, "flow_exporters");
+                exporters.push_back(e);
+            } else if (f.kind == kernel::kMirrorKind) {
+                addMirrorCounters(e, dir, config);
+                mirrors.push_back(e);
+            } else if (f.kind == kernel::kTunnelKind) {
+                addTunnelCounters(e, dir, f.name);
+                tunnels.push_back(e);
+            }
         }
     } else {
         out["kernel_error"] = observed.error().message();
     }
+    out["mirrors"] = mirrors;
+    out["tunnels"] = tunnels;
     if (daemonStatus.contains("daemon")) {
         json d = daemonStatus["daemon"];
         d["running"] = true;
@@ -315,6 +410,27 @@ void printStatusText(const json& s) {
             std::cout << "  " << a["interface"].get<std::string>() << " "
                       << a["hook"].get<std::string>() << ": " << a["state"].get<std::string>()
                       << " (link " << a["link_id"] << ")\n";
+    }
+    for (const json& t : s.value("tunnels", json::array())) {
+        std::cout << "tunnel " << t["name"].get<std::string>() << " (device "
+                  << t.value("device", "") << "): " << t.value("sent", 0) << " sent, "
+                  << t.value("failed", 0) << " failed, " << t.value("truncated", 0)
+                  << " truncated\n";
+        for (const json& a : t["attachments"])
+            std::cout << "  " << a["interface"].get<std::string>() << " "
+                      << a["hook"].get<std::string>() << ": " << a["state"].get<std::string>()
+                      << " (link " << a["link_id"] << ")\n";
+    }
+    for (const json& m : s.value("mirrors", json::array())) {
+        std::cout << "mirror " << m["name"].get<std::string>() << " -> tunnel "
+                  << m.value("tunnel", "?") << "\n";
+        for (const json& a : m["attachments"])
+            std::cout << "  " << a["interface"].get<std::string>() << " "
+                      << a["hook"].get<std::string>() << ": " << a["state"].get<std::string>()
+                      << " (link " << a["link_id"] << ")\n";
+        for (const json& r : m.value("rules", json::array()))
+            std::cout << "  rule " << r["rule"] << " [" << r["match"].get<std::string>()
+                      << "]: " << r["packets"] << " packets, " << r["bytes"] << " bytes\n";
     }
     for (const json& c : s["collectors"]) {
         std::cout << "collector " << c["name"].get<std::string>() << " "

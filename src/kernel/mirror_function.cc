@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <fstream>
 #include <memory>
 
 namespace l3af::kernel {
@@ -216,7 +217,15 @@ Status ensureTunnelDevices(const plan::TunnelSpec& spec, const std::string& alia
             return {};
         }
     }
-    return netlink->createVethPair(spec.device, spec.peer, alias);
+    if (Status created = netlink->createVethPair(spec.device, spec.peer, alias); !created)
+        return created;
+    // The pair carries only clones: no IPv6 link-local address, no router
+    // solicitations or neighbour discovery of its own reaching the encapsulation.
+    for (const std::string& dev : {spec.device, spec.peer}) {
+        std::ofstream sysctl("/proc/sys/net/ipv6/conf/" + dev + "/disable_ipv6");
+        sysctl << "1\n";
+    }
+    return {};
 }
 
 } // namespace
@@ -286,7 +295,9 @@ Result<TunnelCounters> readTunnelCounters(const std::filesystem::path& dir) {
         out.sent += s.sent;
         out.sent_bytes += s.sent_bytes;
         out.truncated += s.truncated;
-        out.failed += s.too_big + s.not_ip + s.foreign + s.failed;
+        out.too_big += s.too_big;
+        out.ignored += s.not_ip + s.foreign;
+        out.failed += s.too_big + s.failed;
     }
     return out;
 }

@@ -45,7 +45,9 @@ struct TunnelCounters {
     uint64_t sent = 0;
     uint64_t sent_bytes = 0;
     uint64_t truncated = 0;
-    uint64_t failed = 0; // dropped or not sent, for whatever reason
+    uint64_t failed = 0;  // clones that could not be sent (too big, out of memory, ...)
+    uint64_t too_big = 0; // of those: larger than the device's MTU once encapsulated
+    uint64_t ignored = 0; // frames on the tunnel device that were not clones
 };
 [[nodiscard]] Result<TunnelCounters> readTunnelCounters(const std::filesystem::path& dir);
 
