@@ -33,6 +33,7 @@ packages=(
 	libgtest-dev libgmock-dev googletest
 	bats iproute2 iputils-ping netcat-openbsd iperf3 tcpdump procps psmisc ethtool jq
 	nfdump tshark python3-scapy python3-ipfix
+	prometheus-cpp-dev prometheus dbus-daemon dbus-bin
 )
 
 stamp=/var/lib/l3af-setup.stamp

@@ -1,7 +1,9 @@
 #include "cli/commands.h"
 
 #include "config/loader.h"
+#include "daemon/bus.h"
 #include "daemon/desired.h"
+#include "daemon/journal_log.h"
 #include "daemon/manager.h"
 #include "daemon/reconcile.h"
 #include "flow/drain.h"
@@ -43,6 +45,7 @@ std::optional<config::Config> loadOrReport(const fs::path& path) {
 int runDaemon(const Options& options, const std::vector<std::string>&) {
     kernel::installLibbpfLogger();
     spdlog::set_pattern("%^%l%$: %v");
+    daemon::useJournalIfConnected();
     auto manager = daemon::Manager::create(options.config_dir);
     if (!manager) {
         std::cerr << "l3afd: " << manager.error().message() << "\n";
@@ -205,6 +208,17 @@ int resetCommand(const Options& options, const std::vector<std::string>&) {
 }
 
 int reloadCommand(const Options& options, const std::vector<std::string>&) {
+    // Over D-Bus the reload is synchronous and reports a rejected config;
+    // without a bus (a lab, an early boot) the pid file and SIGHUP do.
+    Status viaBus = daemon::callReload(daemon::busNameFor(options.config_dir));
+    if (viaBus) {
+        std::cout << "reloaded\n";
+        return 0;
+    }
+    if (viaBus.error().code() == EINVAL || viaBus.error().code() == EIO) {
+        std::cerr << viaBus.error().context() << "\n";
+        return 1;
+    }
     auto pid = runningDaemon(daemon::runtimeDirFor(options.config_dir));
     if (!pid) {
         std::cerr << "l3afd: no daemon is running for " << options.config_dir << "\n";

@@ -56,6 +56,9 @@ void ExporterRuntime::exportWith(
     uint64_t records = 0;
     auto done = run([&](const flow::FlowRecord& record) {
         records++;
+        auto& counts = counters_.traffic[{record.key.ifindex, record.key.direction}];
+        counts.first += record.packets;
+        counts.second += record.octets;
         for (CollectorRuntime* c : collectors_)
             c->add(record);
     });

@@ -11,6 +11,7 @@
 #include "kernel/bpf_flow_table.h"
 #include "kernel/flow_function.h"
 
+#include <map>
 #include <vector>
 
 namespace l3af::daemon {
@@ -20,6 +21,11 @@ struct ExporterCounters {
     uint64_t records_exported = 0;
     uint64_t flows_active = 0; // flows in the table at the last poll
     flow::StatsSnapshot stats{};
+    uint64_t expired_idle = 0;
+    uint64_t expired_end_of_flow = 0;
+    uint64_t expired_forced = 0;
+    // Exported packets and octets by (ifindex, direction).
+    std::map<std::pair<uint32_t, uint8_t>, std::pair<uint64_t, uint64_t>> traffic;
     std::string last_error;
 };
 

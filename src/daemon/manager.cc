@@ -5,6 +5,7 @@
 #include "daemon/reconcile.h"
 #include "kernel/flow_function.h"
 #include "kernel/hash.h"
+#include "kernel/mirror_function.h"
 #include "plan/executor.h"
 
 #include <spdlog/spdlog.h>
@@ -12,6 +13,9 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <net/if.h>
+
+#include <chrono>
 #include <csignal>
 #include <ctime>
 #include <fstream>
@@ -58,11 +62,20 @@ fs::path runtimeDirFor(const fs::path& config_dir) {
            ("instance-" + kernel::ContentHash().add(canonical.string()).hex());
 }
 
+std::string busNameFor(const fs::path& config_dir) {
+    const fs::path runtime = runtimeDirFor(config_dir);
+    if (runtime == "/run/l3af")
+        return kBusName;
+    return std::string(kBusName) + "." + runtime.filename().string().substr(0, 17);
+}
+
 Manager::Manager(fs::path config_dir)
     : config_dir_(std::move(config_dir)), runtime_dir_(runtimeDirFor(config_dir_)) {}
 
 Manager::~Manager() {
     // Runtimes hold event sources: release them before the loop.
+    bus_.reset();
+    metrics_endpoint_.reset();
     exporters_.clear();
     collectors_.clear();
     housekeeping_.reset();
@@ -98,13 +111,26 @@ Result<std::unique_ptr<Manager>> Manager::create(fs::path config_dir) {
     if (ec)
         return fail(ec.value(), "create " + manager->runtime_dir_.string());
     std::ofstream(manager->runtime_dir_ / "pid") << getpid() << "\n";
+
+    Manager* self = manager.get();
+    manager->metrics_ = std::make_unique<MetricsRegistry>(L3AF_VERSION);
+    manager->metrics_->setSource([self] { return self->metricsSnapshot(); });
+    // The bus is optional: without it (no system bus in a lab) SIGHUP and the
+    // status file still work.
+    auto bus = BusService::start(
+        event, {[self] { return self->reload(); }, [self] { return self->statusJson().dump(); }},
+        busNameFor(manager->config_dir_));
+    if (bus)
+        manager->bus_ = std::move(*bus);
+    else
+        spdlog::info("D-Bus: {}; reload with SIGHUP", bus.error().message());
     return manager;
 }
 
 int Manager::run() {
     spdlog::info("l3afd starting: config {}, runtime {}", config_dir_.string(),
                  runtime_dir_.string());
-    reload();
+    (void)reload();
     int r = sd_event_loop(event_.get());
     if (r < 0) {
         spdlog::error("event loop: {}", std::strerror(-r));
@@ -115,7 +141,7 @@ int Manager::run() {
     return 0;
 }
 
-void Manager::reload() {
+Status Manager::reload() {
     const bool first = !reloaded_once_;
     reloaded_once_ = true;
     if (!first)
@@ -131,19 +157,137 @@ void Manager::reload() {
         writeStatus();
         notifySystemd("READY=1\nSTATUS=configuration rejected: " +
                       last_error_.substr(0, last_error_.find('\n')));
-        return;
+        if (bus_)
+            bus_->emitReconciled(false, last_error_);
+        return fail(EINVAL, last_error_);
     }
     last_error_.clear();
+    const auto started = std::chrono::steady_clock::now();
     apply(*loaded);
+    metrics_->observeReconcile(std::chrono::steady_clock::now() - started);
     config_ = std::move(*loaded);
+    startMetrics(config_->daemon.metrics);
     last_reload_ = isoNow();
+    last_reload_seconds_ = static_cast<double>(time(nullptr));
     const std::string summary = std::to_string(config_->collectors.size()) + " collector(s), " +
                                 std::to_string(config_->flow_exporters.size()) +
-                                " flow exporter(s)";
+                                " flow exporter(s), " + std::to_string(config_->mirrors.size()) +
+                                " mirror(s), " + std::to_string(config_->tunnels.size()) +
+                                " tunnel(s)";
     spdlog::info("configuration applied: {}", summary);
     writeStatus();
     notifySystemd(std::string("READY=1\nSTATUS=") +
                   (apply_errors_.empty() ? "running: " : "degraded: ") + summary);
+    if (bus_)
+        bus_->emitReconciled(apply_errors_.empty(), summary);
+    if (!apply_errors_.empty()) {
+        std::string all;
+        for (const std::string& e : apply_errors_)
+            all += (all.empty() ? "" : "\n") + e;
+        return fail(EIO, all);
+    }
+    return {};
+}
+
+void Manager::startMetrics(const std::string& address) {
+    if (address == metrics_address_ && (metrics_endpoint_ || address.empty()))
+        return;
+    metrics_endpoint_.reset();
+    metrics_address_ = address;
+    if (address.empty())
+        return;
+    auto endpoint = serveMetrics(event_.get(), address, *metrics_);
+    if (!endpoint) {
+        apply_errors_.push_back("metrics on " + address + ": " + endpoint.error().message());
+        spdlog::error("metrics on {}: {}", address, endpoint.error().message());
+        return;
+    }
+    metrics_endpoint_ = std::move(*endpoint);
+    spdlog::info("metrics on http://{}/metrics", address);
+}
+
+MetricsSnapshot Manager::metricsSnapshot() const {
+    MetricsSnapshot m;
+    m.reconcile.runs = reconcile_runs_;
+    m.reconcile.failures = reconcile_failures_;
+    m.reconcile.pending_items = pending_.size();
+    m.reconcile.errors = apply_errors_.size();
+    m.reconcile.last_reload_ok = last_error_.empty();
+    m.reconcile.last_successful_reload_seconds = last_reload_seconds_;
+    for (const auto& [name, e] : exporters_) {
+        const ExporterCounters& c = e->counters();
+        FlowExporterMetrics f;
+        f.name = name;
+        f.polls = c.polls;
+        f.records_exported = c.records_exported;
+        f.active_flows = c.flows_active;
+        f.table_capacity = e->config().max_flows;
+        f.overflow_packets = c.stats.overflow.packets;
+        f.overflow_bytes = c.stats.overflow.octets;
+        f.non_ip_packets = c.stats.non_ip.packets;
+        f.non_ip_bytes = c.stats.non_ip.octets;
+        f.truncated_packets = c.stats.truncated.packets;
+        f.truncated_bytes = c.stats.truncated.octets;
+        f.expired_idle_timeout = c.expired_idle;
+        f.expired_end_of_flow = c.expired_end_of_flow;
+        f.expired_forced_end = c.expired_forced;
+        for (const auto& [where, counts] : c.traffic) {
+            char ifname[IF_NAMESIZE] = {};
+            const std::string interface = if_indextoname(where.first, ifname)
+                                              ? ifname
+                                              : "ifindex" + std::to_string(where.first);
+            f.traffic.push_back({interface, where.second == FLOW_DIR_EGRESS ? "egress" : "ingress",
+                                 counts.first, counts.second});
+        }
+        m.flow_exporters.push_back(std::move(f));
+    }
+    for (const auto& [name, c] : collectors_) {
+        const exporter::CollectorCounters& k = c->counters();
+        m.collectors.push_back({name, config::toString(c->config().transport), k.records_sent,
+                                k.messages_sent, k.bytes_sent, k.send_errors, k.records_dropped,
+                                k.messages_dropped, k.disconnects, k.connected,
+                                static_cast<uint64_t>(k.queued_bytes)});
+    }
+    if (!config_ || !kernel_)
+        return m;
+    for (const config::Mirror& mirror : config_->mirrors) {
+        const fs::path functionDir = kernel_->pins().function(kernel::kMirrorKind, mirror.name);
+        const std::vector<std::string> revisions = kernel::listDirectory(functionDir);
+        std::string revision;
+        for (const std::string& r : revisions) {
+            if (r != "links")
+                revision = r;
+        }
+        if (revision.empty())
+            continue;
+        auto counters = kernel::readMirrorCounters(functionDir / revision, mirror.rules.size());
+        if (!counters)
+            continue;
+        MirrorMetrics mm;
+        mm.name = mirror.name;
+        mm.interface = mirror.interface;
+        mm.directions.push_back(
+            {"ingress", counters->ingress.seen, counters->ingress.clone_failed});
+        mm.directions.push_back({"egress", counters->egress.seen, counters->egress.clone_failed});
+        for (size_t i = 0; i < counters->rules.size(); i++)
+            mm.rules.push_back(
+                {static_cast<uint32_t>(i), counters->rules[i].packets, counters->rules[i].bytes});
+        m.mirrors.push_back(std::move(mm));
+    }
+    for (const config::Tunnel& tunnel : config_->tunnels) {
+        const fs::path functionDir = kernel_->pins().function(kernel::kTunnelKind, tunnel.name);
+        for (const std::string& r : kernel::listDirectory(functionDir)) {
+            if (r == "links")
+                continue;
+            auto counters = kernel::readTunnelCounters(functionDir / r);
+            if (!counters)
+                continue;
+            m.tunnels.push_back({tunnel.name, counters->sent, counters->sent_bytes,
+                                 counters->truncated, counters->too_big, counters->not_ip,
+                                 counters->foreign, counters->failed - counters->too_big});
+        }
+    }
+    return m;
 }
 
 void Manager::notifySystemd(const std::string& state) {
@@ -307,7 +451,7 @@ int Manager::onSignal(sd_event_source*, const struct signalfd_siginfo* si, void*
     auto* self = static_cast<Manager*>(userdata);
     if (si->ssi_signo == SIGHUP) {
         spdlog::info("SIGHUP: reloading {}", self->config_dir_.string());
-        self->reload();
+        (void)self->reload();
         return 0;
     }
     self->shutdown();

@@ -6,8 +6,11 @@
 
 #include "common/sd_event.h"
 #include "config/model.h"
+#include "daemon/bus.h"
 #include "daemon/collector_runtime.h"
 #include "daemon/exporter_runtime.h"
+#include "daemon/http_endpoint.h"
+#include "daemon/metrics.h"
 #include "kernel/bpf_kernel.h"
 
 #include <nlohmann/json.hpp>
@@ -22,6 +25,8 @@ namespace l3af::daemon {
 
 // Where a daemon serving `config_dir` keeps its pid and status file.
 std::filesystem::path runtimeDirFor(const std::filesystem::path& config_dir);
+// Its D-Bus name: org.l3af.l3afd for /etc/l3af, an instance name otherwise.
+std::string busNameFor(const std::filesystem::path& config_dir);
 
 class Manager {
   public:
@@ -34,8 +39,11 @@ class Manager {
   private:
     explicit Manager(std::filesystem::path config_dir);
 
-    // Reads the files; a bad config leaves everything as it was.
-    void reload();
+    // Reads the files; a bad config leaves everything as it was (EINVAL with
+    // the diagnostics); EIO when applying failed somewhere.
+    Status reload();
+    void startMetrics(const std::string& address);
+    MetricsSnapshot metricsSnapshot() const;
     // Makes the kernel and the runtimes match `config`.
     void apply(const config::Config& config);
     void rebuildCollectors(const config::Config& config);
@@ -65,6 +73,11 @@ class Manager {
     bool reloaded_once_ = false;
     std::string last_error_;
     std::string last_reload_; // ISO 8601 time of the last good reload
+    double last_reload_seconds_ = 0;
+    std::unique_ptr<MetricsRegistry> metrics_;
+    std::unique_ptr<HttpEndpoint> metrics_endpoint_;
+    std::string metrics_address_;
+    std::unique_ptr<BusService> bus_;
     uint64_t reconcile_runs_ = 0;
     uint64_t reconcile_failures_ = 0;
     std::vector<std::string> pending_;

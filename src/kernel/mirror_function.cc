@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 
@@ -107,18 +108,26 @@ Status loadMirrorRevision(const plan::MirrorSpec& spec, const std::filesystem::p
     skel->rodata->mirror_snaplen = spec.snaplen;
     skel->rodata->mirror_rule_words = compiled->rule_words;
     skel->rodata->mirror_dimensions = compiled->dimensions;
+    const auto nodes = static_cast<uint32_t>(std::max<size_t>(compiled->prefix_nodes.size(), 1));
+    if (bpf_map__set_max_entries(skel->maps.mirror_prefix_nodes, nodes) != 0)
+        return failErrno("size the prefix tree");
     if (int err = mirror_bpf__load(skel.get()); err != 0)
         return fail(-err, "load mirror program" + log.summary());
     // The rules are in place before any link runs the program.
     for (Status filled : {fillMap(skel->maps.mirror_proto, compiled->proto),
-                          fillMap(skel->maps.mirror_port_classes, compiled->port_classes),
-                          fillMap(skel->maps.mirror_port_bitmaps, compiled->port_bitmaps),
-                          fillMap(skel->maps.mirror_src4, compiled->src4),
-                          fillMap(skel->maps.mirror_dst4, compiled->dst4),
-                          fillMap(skel->maps.mirror_src6, compiled->src6),
-                          fillMap(skel->maps.mirror_dst6, compiled->dst6)}) {
+                          fillMap(skel->maps.mirror_sets, compiled->sets),
+                          fillMap(skel->maps.mirror_port_classes, compiled->port_classes)}) {
         if (!filled)
             return filled;
+    }
+    if (!compiled->prefix_nodes.empty()) {
+        std::vector<uint32_t> keys(compiled->prefix_nodes.size());
+        for (uint32_t i = 0; i < keys.size(); i++)
+            keys[i] = i;
+        __u32 count = static_cast<__u32>(keys.size());
+        if (bpf_map_update_batch(bpf_map__fd(skel->maps.mirror_prefix_nodes), keys.data(),
+                                 compiled->prefix_nodes.data(), &count, nullptr) != 0)
+            return failErrno("fill map mirror_prefix_nodes");
     }
     return pinAll({{bpf_program__fd(skel->progs.mirror_ingress), "mirror_ingress"},
                    {bpf_program__fd(skel->progs.mirror_egress), "mirror_egress"},
@@ -297,6 +306,8 @@ Result<TunnelCounters> readTunnelCounters(const std::filesystem::path& dir) {
         out.truncated += s.truncated;
         out.too_big += s.too_big;
         out.ignored += s.not_ip + s.foreign;
+        out.not_ip += s.not_ip;
+        out.foreign += s.foreign;
         out.failed += s.too_big + s.failed;
     }
     return out;

@@ -48,6 +48,8 @@ struct TunnelCounters {
     uint64_t failed = 0;  // clones that could not be sent (too big, out of memory, ...)
     uint64_t too_big = 0; // of those: larger than the device's MTU once encapsulated
     uint64_t ignored = 0; // frames on the tunnel device that were not clones
+    uint64_t not_ip = 0;  // of those: neither IPv4 nor IPv6
+    uint64_t foreign = 0; // of those: not marked by a mirror
 };
 [[nodiscard]] Result<TunnelCounters> readTunnelCounters(const std::filesystem::path& dir);
 

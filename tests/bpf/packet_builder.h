@@ -129,6 +129,21 @@ class PacketBuilder {
         dport_ = dport;
         return *this;
     }
+    // SCTP's common header (ports, verification tag, checksum 0): mirror
+    // rules match its ports.
+    PacketBuilder& sctp(uint16_t sport, uint16_t dport) {
+        protocol_ = kSctp;
+        sport_ = sport;
+        dport_ = dport;
+        return *this;
+    }
+    // UDP-Lite: UDP's header with checksum coverage in place of the length.
+    PacketBuilder& udplite(uint16_t sport, uint16_t dport) {
+        protocol_ = kUdplite;
+        sport_ = sport;
+        dport_ = dport;
+        return *this;
+    }
     // ICMP over IPv4, ICMPv6 over IPv6.
     PacketBuilder& icmp(uint8_t type, uint8_t code) {
         protocol_ = family_ == 6 ? uint8_t{IPPROTO_ICMPV6} : uint8_t{IPPROTO_ICMP};
@@ -199,6 +214,9 @@ class PacketBuilder {
     }
 
   private:
+    static constexpr uint8_t kSctp = 132;
+    static constexpr uint8_t kUdplite = 136;
+
     struct Tag {
         uint16_t tpid;
         uint16_t tci;
@@ -268,6 +286,16 @@ class PacketBuilder {
             put16(l4, dport_);
             put16(l4, static_cast<uint16_t>(8 + payload_));
             put16(l4, 0);
+            break;
+        case kUdplite: // checksum coverage 0: the whole datagram
+            put16(l4, sport_);
+            put16(l4, dport_);
+            append(l4, {0, 0, 0, 0});
+            break;
+        case kSctp:
+            put16(l4, sport_);
+            put16(l4, dport_);
+            append(l4, {0, 0, 0, 1, 0, 0, 0, 0}); // verification tag 1, checksum
             break;
         default: // ICMP, ICMPv6: type, code, checksum, identifier 1, sequence 1
             append(l4, {icmp_type_, icmp_code_, 0, 0, 0, 1, 0, 1});

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Traffic mirroring on the TC hooks: a packet that matches one of the
+ * mirror's rules is cloned to the tunnel's veth, whose far end encapsulates
+ * it in GUE (gue_encap.bpf.c). The original is never changed, delayed or
+ * dropped: the programs always return TC_ACT_UNSPEC (TCX_NEXT).
+ *
+ * Rules are matched by bitmap classification (mirror_abi.h): array lookups
+ * per dimension the rules use, cheapest first, each narrowing the set of
+ * rules still in play; most packets that match nothing leave after the
+ * first one or two, whatever the number of rules.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "gue_abi.h"
+#include "mirror_abi.h"
+#include "mirror_parse.h"
+
+/* Set before load. A new rule set is a new program instance. */
+const volatile __u32 mirror_tunnel_ifindex = 0;		      /* the tunnel's veth (l3t-<name>) */
+const volatile __u32 mirror_snaplen = 0;		      /* 0: whole frame */
+const volatile __u32 mirror_rule_words = MIRROR_BITMAP_WORDS; /* words of a bitmap in use */
+const volatile __u32 mirror_dimensions = 0xffffffff;	      /* enum mirror_dimension */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MIRROR_PROTO_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct mirror_bitmap);
+} mirror_proto SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MIRROR_MAX_SETS);
+	__type(key, __u32);
+	__type(value, struct mirror_bitmap);
+} mirror_sets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mirror_port_classes);
+} mirror_port_classes SEC(".maps");
+
+/* Sized before load to the blocks the rules need (mirror_abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MIRROR_PREFIX_ROOTS *MIRROR_PREFIX_BLOCK);
+	__type(key, __u32);
+	__type(value, __u32);
+} mirror_prefix_nodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MIRROR_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct mirror_rule_counter);
+} mirror_rule_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MIRROR_STATS_SLOTS);
+	__type(key, __u32);
+	__type(value, struct mirror_stats);
+} mirror_stats SEC(".maps");
+
+/*
+ * The rules still in play. Until a second set narrows them they are the
+ * first set itself, a map value: no copy for packets that leave early.
+ */
+struct mirror_candidates {
+	const struct mirror_bitmap *first;
+	__u64 summary; /* may keep bits of words that became zero */
+	__u32 copied;  /* words holds the candidates */
+	__u64 words[MIRROR_BITMAP_WORDS];
+};
+
+static __always_inline int mirror_start(struct mirror_candidates *c,
+					const struct mirror_bitmap *set)
+{
+	c->first = set;
+	c->summary = set->summary;
+	c->copied = 0;
+	return c->summary != 0;
+}
+
+/* Returns whether any rule is left. Words past the rules in use are never
+ * touched: with the parameter known at load, the verifier drops them. */
+static __always_inline int mirror_narrow(struct mirror_candidates *c,
+					 const struct mirror_bitmap *set)
+{
+	const __u64 *from;
+	__u64 any = 0;
+
+	if (!set)
+		return 0; /* no entry: no rule accepts the value */
+	/* Sets without a word in common: no need to look at the words. */
+	c->summary &= set->summary;
+	if (!c->summary)
+		return 0;
+	from = c->copied ? c->words : c->first->words;
+	for (int i = 0; i < MIRROR_BITMAP_WORDS; i++) {
+		if (i >= mirror_rule_words)
+			break;
+		c->words[i] = from[i] & set->words[i];
+		any |= c->words[i];
+	}
+	c->copied = 1;
+	return any != 0;
+}
+
+/* De Bruijn sequence 0x03f79d71b4ca8b09: the top 6 bits of (bit * it) are
+ * distinct for each single bit, and this table maps them back. eBPF has no
+ * count-trailing-zeros instruction. */
+static const __u8 mirror_debruijn[64] = {
+	0,  1,	56, 2,	57, 49, 28, 3,	61, 58, 42, 50, 38, 29, 17, 4,	62, 47, 59, 36, 45, 43,
+	51, 22, 53, 39, 33, 30, 24, 18, 12, 5,	63, 55, 48, 27, 60, 41, 37, 16, 46, 35, 44, 21,
+	52, 32, 23, 11, 54, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,	13, 8,	7,  6,
+};
+
+static __always_inline __u32 mirror_lowest_bit(__u64 word)
+{
+	return mirror_debruijn[((word & -word) * 0x03f79d71b4ca8b09ull) >> 58];
+}
+
+/* The lowest-numbered rule left; c holds at least one. */
+static __always_inline __u32 mirror_first_rule(const struct mirror_candidates *c)
+{
+	const __u64 *words = c->copied ? c->words : c->first->words;
+
+	for (int i = 0; i < MIRROR_BITMAP_WORDS; i++) {
+		if (i >= mirror_rule_words)
+			break;
+		if (words[i])
+			return i * 64 + mirror_lowest_bit(words[i]);
+	}
+	return MIRROR_MAX_RULES;
+}
+
+static __always_inline int mirror_narrow_ports(struct mirror_candidates *c,
+					       const struct mirror_tuple *t)
+{
+	__u32 zero = 0;
+	struct mirror_port_classes *classes = bpf_map_lookup_elem(&mirror_port_classes, &zero);
+	__u32 slot, class;
+
+	if (!classes)
+		return 0;
+	if (mirror_dimensions & MIRROR_DIM_DST_PORT) {
+		slot = t->has_ports ? bpf_ntohs(t->dst_port) : MIRROR_PORT_NONE;
+		if (slot >= MIRROR_PORT_SLOTS)
+			return 0;
+		class = classes->dst[slot];
+		if (!mirror_narrow(c, bpf_map_lookup_elem(&mirror_sets, &class)))
+			return 0;
+	}
+	if (mirror_dimensions & MIRROR_DIM_SRC_PORT) {
+		slot = t->has_ports ? bpf_ntohs(t->src_port) : MIRROR_PORT_NONE;
+		if (slot >= MIRROR_PORT_SLOTS)
+			return 0;
+		class = classes->src[slot];
+		if (!mirror_narrow(c, bpf_map_lookup_elem(&mirror_sets, &class)))
+			return 0;
+	}
+	return 1;
+}
+
+/* The rules that accept an address of `bytes` bytes in the trie at `root`:
+ * one array lookup per address byte until an entry gives a class. */
+static __always_inline const struct mirror_bitmap *mirror_prefix_set(__u32 root, const __u8 *addr,
+								     int bytes)
+{
+	__u32 entry = MIRROR_NODE_CHILD | root;
+
+	for (int i = 0; i < 16; i++) {
+		__u32 index;
+		__u32 *next;
+
+		if (i >= bytes || !(entry & MIRROR_NODE_CHILD))
+			break;
+		index = (entry & ~MIRROR_NODE_CHILD) * MIRROR_PREFIX_BLOCK + addr[i];
+		next = bpf_map_lookup_elem(&mirror_prefix_nodes, &index);
+		if (!next)
+			return 0;
+		entry = *next;
+	}
+	if (entry & MIRROR_NODE_CHILD)
+		return 0; /* a table the compiler did not make */
+	return bpf_map_lookup_elem(&mirror_sets, &entry);
+}
+
+static __always_inline int mirror_narrow_addresses(struct mirror_candidates *c,
+						   const struct mirror_tuple *t)
+{
+	if (t->family == 4) {
+		if ((mirror_dimensions & MIRROR_DIM_DST4) &&
+		    !mirror_narrow(c, mirror_prefix_set(MIRROR_PREFIX_ROOT_DST4, t->dst, 4)))
+			return 0;
+		if ((mirror_dimensions & MIRROR_DIM_SRC4) &&
+		    !mirror_narrow(c, mirror_prefix_set(MIRROR_PREFIX_ROOT_SRC4, t->src, 4)))
+			return 0;
+	} else {
+		if ((mirror_dimensions & MIRROR_DIM_DST6) &&
+		    !mirror_narrow(c, mirror_prefix_set(MIRROR_PREFIX_ROOT_DST6, t->dst, 16)))
+			return 0;
+		if ((mirror_dimensions & MIRROR_DIM_SRC6) &&
+		    !mirror_narrow(c, mirror_prefix_set(MIRROR_PREFIX_ROOT_SRC6, t->src, 16)))
+			return 0;
+	}
+	return 1;
+}
+
+/* The rule the packet matches, or MIRROR_MAX_RULES. Every lookup is an
+ * array lookup, which the verifier inlines; the cheapest come first. */
+static __always_inline __u32 mirror_classify(const struct mirror_tuple *t)
+{
+	struct mirror_candidates c;
+	__u32 index = MIRROR_PROTO_INDEX(
+		t->family == 6 ? MIRROR_FAMILY_SLOT_V6 : MIRROR_FAMILY_SLOT_V4, t->protocol);
+	struct mirror_bitmap *set = bpf_map_lookup_elem(&mirror_proto, &index);
+
+	if (!set || !mirror_start(&c, set))
+		return MIRROR_MAX_RULES;
+	if ((mirror_dimensions & (MIRROR_DIM_SRC_PORT | MIRROR_DIM_DST_PORT)) &&
+	    !mirror_narrow_ports(&c, t))
+		return MIRROR_MAX_RULES;
+	if ((mirror_dimensions &
+	     (MIRROR_DIM_SRC4 | MIRROR_DIM_DST4 | MIRROR_DIM_SRC6 | MIRROR_DIM_DST6)) &&
+	    !mirror_narrow_addresses(&c, t))
+		return MIRROR_MAX_RULES;
+	return mirror_first_rule(&c);
+}
+
+static __always_inline int mirror_packet(struct __sk_buff *skb, __u32 stats_slot)
+{
+	struct mirror_stats *stats = bpf_map_lookup_elem(&mirror_stats, &stats_slot);
+	struct mirror_rule_counter *counter;
+	struct mirror_tuple t;
+	__u32 rule, mark;
+
+	/* Per-CPU, and TC programs do not nest on a CPU: plain adds suffice. */
+	if (!stats)
+		return TC_ACT_UNSPEC;
+	stats->seen++;
+
+	switch (mirror_parse(skb, &t)) {
+	case MIRROR_PARSE_IP:
+		break;
+	case MIRROR_PARSE_NOT_IP:
+		stats->not_ip++;
+		return TC_ACT_UNSPEC;
+	default:
+		stats->truncated++;
+		return TC_ACT_UNSPEC;
+	}
+
+	rule = mirror_classify(&t);
+	if (rule >= MIRROR_MAX_RULES)
+		return TC_ACT_UNSPEC;
+	stats->matched++;
+	counter = bpf_map_lookup_elem(&mirror_rule_counters, &rule);
+	if (counter) {
+		counter->packets++;
+		counter->bytes += skb->len;
+	}
+
+	/* The clone carries the mark (gue_abi.h); the original gets its own
+	 * mark back. The helper also unclones the original's head, which is
+	 * why packet pointers are not used past this point. */
+	mark = skb->mark;
+	skb->mark = GUE_MARK(mirror_snaplen > GUE_MARK_SNAPLEN_MASK ? 0 : mirror_snaplen);
+	if (bpf_clone_redirect(skb, mirror_tunnel_ifindex, 0) != 0)
+		stats->clone_failed++;
+	skb->mark = mark;
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc")
+int mirror_ingress(struct __sk_buff *skb)
+{
+	return mirror_packet(skb, MIRROR_STATS_INGRESS);
+}
+
+SEC("tc")
+int mirror_egress(struct __sk_buff *skb)
+{
+	return mirror_packet(skb, MIRROR_STATS_EGRESS);
+}
+
+char LICENSE[] SEC("license") = "GPL";
