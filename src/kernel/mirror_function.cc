@@ -226,8 +226,14 @@ Status ensureTunnelDevices(const plan::TunnelSpec& spec, const std::string& alia
             return {};
         }
     }
-    if (Status created = netlink->createVethPair(spec.device, spec.peer, alias); !created)
+    // The largest MTU, so that no mirrored frame is too big for the pair; the
+    // encapsulation checks the real device's MTU itself.
+    if (Status created = netlink->createVethPair(spec.device, spec.peer, alias, 65535); !created)
         return created;
+    // Clones must reach the encapsulation as wire-sized packets with their
+    // checksums filled in, not as GSO super-packets with checksums pending.
+    if (Status offloads = disableTxOffloads(spec.device); !offloads)
+        return offloads;
     // The pair carries only clones: no IPv6 link-local address, no router
     // solicitations or neighbour discovery of its own reaching the encapsulation.
     for (const std::string& dev : {spec.device, spec.peer}) {

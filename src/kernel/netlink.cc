@@ -1,11 +1,14 @@
 #include "kernel/netlink.h"
 
 #include <libmnl/libmnl.h>
+#include <linux/ethtool.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <linux/veth.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -151,7 +154,7 @@ Result<std::optional<uint32_t>> Netlink::firstIpv4Address(uint32_t ifindex) {
 }
 
 Status Netlink::createVethPair(const std::string& name, const std::string& peer,
-                               const std::string& alias) {
+                               const std::string& alias, uint32_t mtu) {
     char buf[kRequestSize] = {};
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = RTM_NEWLINK;
@@ -173,12 +176,12 @@ Status Netlink::createVethPair(const std::string& name, const std::string& peer,
     if (Status done = roundTrip(nlh, nlh->nlmsg_len, [](const nlmsghdr*) {}); !done)
         return std::unexpected(done.error().wrap("create veth pair " + name + "/" + peer));
     // The alias is not applied at creation, only by a change of the link.
-    if (Status up = setUp(peer, alias); !up)
+    if (Status up = setUp(peer, alias, mtu); !up)
         return up;
-    return setUp(name, alias);
+    return setUp(name, alias, mtu);
 }
 
-Status Netlink::setUp(const std::string& name, const std::string& alias) {
+Status Netlink::setUp(const std::string& name, const std::string& alias, uint32_t mtu) {
     char buf[kRequestSize] = {};
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = RTM_NEWLINK;
@@ -189,6 +192,8 @@ Status Netlink::setUp(const std::string& name, const std::string& alias) {
     ifm->ifi_change = IFF_UP;
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
     mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias.c_str());
+    if (mtu != 0)
+        mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
     if (Status done = roundTrip(nlh, nlh->nlmsg_len, [](const nlmsghdr*) {}); !done)
         return std::unexpected(done.error().wrap("set " + name + " up"));
     return {};
@@ -205,6 +210,21 @@ Status Netlink::deleteLink(const std::string& name) {
     Status done = roundTrip(nlh, nlh->nlmsg_len, [](const nlmsghdr*) {});
     if (!done && done.error().code() != ENODEV)
         return std::unexpected(done.error().wrap("delete " + name));
+    return {};
+}
+
+Status disableTxOffloads(const std::string& name) {
+    UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!fd)
+        return failErrno("socket for ethtool");
+    ethtool_value value{};
+    value.cmd = ETHTOOL_STXCSUM; // with it off, the kernel drops TSO/USO too
+    value.data = 0;
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    ifr.ifr_data = reinterpret_cast<char*>(&value);
+    if (ioctl(fd.get(), SIOCETHTOOL, &ifr) != 0)
+        return failErrno("turn off transmit offloads on " + name);
     return {};
 }
 

@@ -29,9 +29,9 @@ class Netlink {
     [[nodiscard]] Result<std::vector<LinkInfo>> links();
     // The first IPv4 address on an interface, in network byte order.
     [[nodiscard]] Result<std::optional<uint32_t>> firstIpv4Address(uint32_t ifindex);
-    // A veth pair, both ends up, `name` carrying `alias`.
+    // A veth pair, both ends up with `alias` (and `mtu` when not 0).
     [[nodiscard]] Status createVethPair(const std::string& name, const std::string& peer,
-                                        const std::string& alias);
+                                        const std::string& alias, uint32_t mtu = 0);
     [[nodiscard]] Status deleteLink(const std::string& name);
 
   private:
@@ -39,10 +39,14 @@ class Netlink {
     // Sends one request and reads until its ACK (or its dump ends), handing
     // each reply message to `onMessage`.
     template <typename F> Status roundTrip(void* request, size_t length, F&& onMessage);
-    Status setUp(const std::string& name, const std::string& alias);
+    Status setUp(const std::string& name, const std::string& alias, uint32_t mtu);
 
     UniqueFd fd_;
     uint32_t seq_ = 1;
 };
+
+// Turns off checksum offload (and with it TSO/USO) on a device, so that what
+// it transmits is complete, wire-sized packets.
+[[nodiscard]] Status disableTxOffloads(const std::string& name);
 
 } // namespace l3af::kernel
