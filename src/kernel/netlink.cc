@@ -217,14 +217,18 @@ Status disableTxOffloads(const std::string& name) {
     UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!fd)
         return failErrno("socket for ethtool");
-    ethtool_value value{};
-    value.cmd = ETHTOOL_STXCSUM; // with it off, the kernel drops TSO/USO too
-    value.data = 0;
-    ifreq ifr{};
-    std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-    ifr.ifr_data = reinterpret_cast<char*>(&value);
-    if (ioctl(fd.get(), SIOCETHTOOL, &ifr) != 0)
-        return failErrno("turn off transmit offloads on " + name);
+    // Checksum offload, then segmentation (TSO, and GSO so the stack
+    // segments before the device rather than never).
+    for (uint32_t cmd : {ETHTOOL_STXCSUM, ETHTOOL_STSO, ETHTOOL_SGSO}) {
+        ethtool_value value{};
+        value.cmd = cmd;
+        value.data = 0;
+        ifreq ifr{};
+        std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+        ifr.ifr_data = reinterpret_cast<char*>(&value);
+        if (ioctl(fd.get(), SIOCETHTOOL, &ifr) != 0)
+            return failErrno("turn off transmit offloads on " + name);
+    }
     return {};
 }
 
