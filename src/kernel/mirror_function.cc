@@ -267,7 +267,10 @@ Status loadTunnelRevision(const plan::TunnelSpec& spec, const std::filesystem::p
                   dir);
 }
 
-Status removeTunnelDevices(const std::string& tunnel) {
+namespace {
+
+// Deletes every link `owned` picks (deleting one end of a veth pair deletes both).
+template <typename Pred> Status deleteOwnedLinks(Pred&& owned) {
     auto netlink = Netlink::open();
     if (!netlink)
         return std::unexpected(netlink.error());
@@ -275,27 +278,26 @@ Status removeTunnelDevices(const std::string& tunnel) {
     if (!links)
         return std::unexpected(links.error());
     for (const LinkInfo& link : *links) {
-        // Deleting one end of a veth pair deletes both.
-        if (link.alias == tunnelAlias(tunnel) && link.name == tunnelDeviceName(tunnel))
-            return netlink->deleteLink(link.name);
+        if (!owned(link))
+            continue;
+        if (Status deleted = netlink->deleteLink(link.name); !deleted)
+            return deleted;
     }
     return {};
 }
 
+} // namespace
+
+Status removeTunnelDevices(const std::string& tunnel) {
+    return deleteOwnedLinks([&](const LinkInfo& link) {
+        return link.alias == tunnelAlias(tunnel) && link.name == tunnelDeviceName(tunnel);
+    });
+}
+
 Status removeAllOwnedDevices() {
-    auto netlink = Netlink::open();
-    if (!netlink)
-        return std::unexpected(netlink.error());
-    auto links = netlink->links();
-    if (!links)
-        return std::unexpected(links.error());
-    for (const LinkInfo& link : *links) {
-        if (link.alias.starts_with("l3af:") && link.name.starts_with("l3t-")) {
-            if (Status deleted = netlink->deleteLink(link.name); !deleted)
-                return deleted;
-        }
-    }
-    return {};
+    return deleteOwnedLinks([](const LinkInfo& link) {
+        return link.alias.starts_with("l3af:") && link.name.starts_with("l3t-");
+    });
 }
 
 Result<TunnelCounters> readTunnelCounters(const std::filesystem::path& dir) {
