@@ -194,6 +194,13 @@ Status Netlink::setUp(const std::string& name, const std::string& alias, uint32_
     mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias.c_str());
     if (mtu != 0)
         mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+    // No IPv6 link-local address, hence no router solicitations or neighbour
+    // discovery of the link's own (works where /proc/sys is read-only).
+    nlattr* afSpec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+    nlattr* inet6 = mnl_attr_nest_start(nlh, AF_INET6);
+    mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+    mnl_attr_nest_end(nlh, inet6);
+    mnl_attr_nest_end(nlh, afSpec);
     if (Status done = roundTrip(nlh, nlh->nlmsg_len, [](const nlmsghdr*) {}); !done)
         return std::unexpected(done.error().wrap("set " + name + " up"));
     return {};
