@@ -2,7 +2,7 @@
 # Runs the integration suite: Bats files whose tests build network-namespace
 # labs, run l3afd in them and check what real collectors received.
 #
-#   tests/integration/run.sh [FILE.bats...]      (default: every file, in order)
+#   tests/integration/run.sh [FILE.bats...]      (default: every *.bats, harness first)
 #
 # L3AFD: the binary under test (default: build/src/cli/l3afd of this checkout).
 # Tests that cannot run here (not root, a tool missing, no binary) are
@@ -23,10 +23,12 @@ fi
 if [ $# -gt 0 ]; then
 	files=("$@")
 else
-	# The harness first: if it fails, the lab is broken, not l3afd.
-	files=(harness cli lifecycle flow_totals end_reasons collectors overflow reload)
-	files=("${files[@]/#/$here/}")
-	files=("${files[@]/%/.bats}")
+	# Every *.bats here, the harness first: if it fails, the lab is broken,
+	# not l3afd.
+	files=("$here/harness.bats")
+	for f in "$here"/*.bats; do
+		[ "$f" = "$here/harness.bats" ] || files+=("$f")
+	done
 fi
 
 echo "run.sh: l3afd under test: $L3AFD" >&2

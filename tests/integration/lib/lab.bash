@@ -9,6 +9,11 @@
 #                               │   └──── eth0 collector2 10.10.4.2 fd00:4::2
 #                    collector eth0 10.10.3.2 fd00:3::2
 #
+#   With --analyzer, a fifth namespace for mirroring (GUE over UDP 6080):
+#   appliance l3a2 10.10.5.1 fd00:5::1 ──── eth0 analyzer 10.10.5.2 fd00:5::2,
+#   both ends with MTU $LAB_ANALYZER_MTU (default 9000), so that a full-size
+#   1500-byte packet still fits once encapsulated (+32 bytes).
+#
 #   VLAN 100 on the client/appliance link: this kernel has no 8021q, so
 #   there are no VLAN sub-interfaces; tagged frames between 10.10.100.2
 #   (client) and 10.10.100.1 (appliance) are written with scapy on eth0 and
@@ -31,12 +36,15 @@ LAB_SERVER_V4=10.10.2.2 LAB_SERVER_V6=fd00:2::2
 LAB_APPL_L3A1_V4=10.10.2.1 LAB_APPL_L3A1_V6=fd00:2::1
 LAB_COLLECTOR_V4=10.10.3.2 LAB_COLLECTOR_V6=fd00:3::2
 LAB_COLLECTOR2_V4=10.10.4.2 LAB_COLLECTOR2_V6=fd00:4::2
+LAB_ANALYZER_V4=10.10.5.2 LAB_ANALYZER_V6=fd00:5::2
+LAB_APPL_L3A2_V4=10.10.5.1 LAB_APPL_L3A2_V6=fd00:5::1
 LAB_VLAN_ID=100
 LAB_CLIENT_VLAN_V4=10.10.100.2 LAB_CLIENT_VLAN_V6=fd00:100::2
 LAB_APPL_VLAN_V4=10.10.100.1 LAB_APPL_VLAN_V6=fd00:100::1
 export LAB_CLIENT_V4 LAB_CLIENT_V6 LAB_APPL_L3A0_V4 LAB_APPL_L3A0_V6 LAB_SERVER_V4 \
 	LAB_SERVER_V6 LAB_APPL_L3A1_V4 LAB_APPL_L3A1_V6 LAB_COLLECTOR_V4 LAB_COLLECTOR_V6 \
-	LAB_COLLECTOR2_V4 LAB_COLLECTOR2_V6 LAB_VLAN_ID LAB_CLIENT_VLAN_V4 LAB_CLIENT_VLAN_V6 \
+	LAB_COLLECTOR2_V4 LAB_COLLECTOR2_V6 LAB_ANALYZER_V4 LAB_ANALYZER_V6 LAB_APPL_L3A2_V4 \
+	LAB_APPL_L3A2_V6 LAB_VLAN_ID LAB_CLIENT_VLAN_V4 LAB_CLIENT_VLAN_V6 \
 	LAB_APPL_VLAN_V4 LAB_APPL_VLAN_V6
 
 lab_log() { echo "lab: $*" >&2; }
@@ -101,6 +109,7 @@ in_appl() { ip netns exec "$LAB_NS_APPL" "$@"; }
 in_server() { ip netns exec "$LAB_NS_SERVER" "$@"; }
 in_collector() { ip netns exec "$LAB_NS_COLLECTOR" "$@"; }
 in_collector2() { ip netns exec "$LAB_NS_COLLECTOR2" "$@"; }
+in_analyzer() { ip netns exec "$LAB_NS_ANALYZER" "$@"; }
 
 # Sysctls for a quiet IPv6 link: no DAD probes (we use nodad anyway) and no
 # router solicitations, so with the permanent neighbour entries the only
@@ -156,10 +165,20 @@ _lab_neighbours() {
 	ip -n "$5" neigh replace "$4" lladdr "$mac_a" dev "$6" nud permanent
 }
 
-# lab_setup [--collector2]: builds the lab; exports LAB_* for the tests.
+# lab_setup [--collector2] [--analyzer]: builds the lab; exports LAB_* for
+# the tests.
 lab_setup() {
-	local with_collector2=0
-	[ "${1:-}" = "--collector2" ] && with_collector2=1
+	local with_collector2=0 with_analyzer=0 opt
+	for opt in "$@"; do
+		case $opt in
+		--collector2) with_collector2=1 ;;
+		--analyzer) with_analyzer=1 ;;
+		*)
+			lab_log "lab_setup: unknown option '$opt'"
+			return 1
+			;;
+		esac
+	done
 
 	# A fresh id every time (never inherited), unused by any other lab.
 	LAB_ID=$(printf '%04x%04x' $(($$ & 0xffff)) $((RANDOM)))
@@ -172,6 +191,7 @@ lab_setup() {
 	LAB_NS_SERVER="l3af-$LAB_ID-server"
 	LAB_NS_COLLECTOR="l3af-$LAB_ID-collector"
 	LAB_NS_COLLECTOR2="l3af-$LAB_ID-collector2"
+	LAB_NS_ANALYZER="l3af-$LAB_ID-analyzer"
 	LAB_CONF="$LAB_DIR/conf"
 	# A bpf filesystem of our own: `ip netns exec` remounts /sys, hiding the
 	# host's /sys/fs/bpf, but keeps other mounts. A private instance also means
@@ -180,7 +200,7 @@ lab_setup() {
 	LAB_BPFFS="$LAB_DIR/bpffs"
 	LAB_PIN_ROOT="$LAB_BPFFS/l3af-test-$LAB_ID"
 	export LAB_ID LAB_DIR LAB_NS_CLIENT LAB_NS_APPL LAB_NS_SERVER LAB_NS_COLLECTOR \
-		LAB_NS_COLLECTOR2 LAB_CONF LAB_BPFFS LAB_PIN_ROOT
+		LAB_NS_COLLECTOR2 LAB_NS_ANALYZER LAB_CONF LAB_BPFFS LAB_PIN_ROOT
 	echo "$with_collector2" >"$LAB_DIR/with_collector2"
 
 	mkdir -p "$LAB_CONF" "$LAB_BPFFS" "$LAB_DIR/run"
@@ -190,6 +210,7 @@ lab_setup() {
 	local ns
 	local all=("$LAB_NS_CLIENT" "$LAB_NS_APPL" "$LAB_NS_SERVER" "$LAB_NS_COLLECTOR")
 	((with_collector2)) && all+=("$LAB_NS_COLLECTOR2")
+	((with_analyzer)) && all+=("$LAB_NS_ANALYZER")
 	for ns in "${all[@]}"; do
 		ip netns add "$ns" || return 1
 		_lab_ns_sysctls "$ns"
@@ -211,6 +232,13 @@ lab_setup() {
 		_lab_addr "$LAB_NS_COLLECTOR2" eth0 "$LAB_COLLECTOR2_V4" "$LAB_COLLECTOR2_V6"
 		_lab_addr "$LAB_NS_APPL" col1 10.10.4.1 fd00:4::1
 	fi
+	if ((with_analyzer)); then
+		_lab_link "$LAB_NS_APPL" l3a2 "$LAB_NS_ANALYZER" eth0
+		ip -n "$LAB_NS_APPL" link set l3a2 mtu "${LAB_ANALYZER_MTU:-9000}"
+		ip -n "$LAB_NS_ANALYZER" link set eth0 mtu "${LAB_ANALYZER_MTU:-9000}"
+		_lab_addr "$LAB_NS_ANALYZER" eth0 "$LAB_ANALYZER_V4" "$LAB_ANALYZER_V6"
+		_lab_addr "$LAB_NS_APPL" l3a2 "$LAB_APPL_L3A2_V4" "$LAB_APPL_L3A2_V6"
+	fi
 
 	# Everyone reaches everyone through the appliance.
 	ip -n "$LAB_NS_CLIENT" route add default via "$LAB_APPL_L3A0_V4"
@@ -223,6 +251,10 @@ lab_setup() {
 		ip -n "$LAB_NS_COLLECTOR2" route add default via 10.10.4.1
 		ip -n "$LAB_NS_COLLECTOR2" -6 route add default via fd00:4::1
 	fi
+	if ((with_analyzer)); then
+		ip -n "$LAB_NS_ANALYZER" route add default via "$LAB_APPL_L3A2_V4"
+		ip -n "$LAB_NS_ANALYZER" -6 route add default via "$LAB_APPL_L3A2_V6"
+	fi
 
 	_lab_neighbours "$LAB_NS_APPL" l3a0 "$LAB_APPL_L3A0_V4" "$LAB_APPL_L3A0_V6" \
 		"$LAB_NS_CLIENT" eth0 "$LAB_CLIENT_V4" "$LAB_CLIENT_V6"
@@ -233,6 +265,10 @@ lab_setup() {
 	if ((with_collector2)); then
 		_lab_neighbours "$LAB_NS_APPL" col1 10.10.4.1 fd00:4::1 \
 			"$LAB_NS_COLLECTOR2" eth0 "$LAB_COLLECTOR2_V4" "$LAB_COLLECTOR2_V6"
+	fi
+	if ((with_analyzer)); then
+		_lab_neighbours "$LAB_NS_APPL" l3a2 "$LAB_APPL_L3A2_V4" "$LAB_APPL_L3A2_V6" \
+			"$LAB_NS_ANALYZER" eth0 "$LAB_ANALYZER_V4" "$LAB_ANALYZER_V6"
 	fi
 
 	LAB_L3A0_IFINDEX=$(ip -n "$LAB_NS_APPL" -j link show l3a0 | jq -r '.[0].ifindex')
@@ -255,7 +291,8 @@ lab_teardown() {
 		_l3afd_reset_lab || true
 	fi
 	local ns pids
-	for ns in "$LAB_NS_CLIENT" "$LAB_NS_APPL" "$LAB_NS_SERVER" "$LAB_NS_COLLECTOR" "$LAB_NS_COLLECTOR2"; do
+	for ns in "$LAB_NS_CLIENT" "$LAB_NS_APPL" "$LAB_NS_SERVER" "$LAB_NS_COLLECTOR" \
+		"$LAB_NS_COLLECTOR2" "$LAB_NS_ANALYZER"; do
 		if _lab_ns_exists "$ns"; then
 			# Anything still inside our own namespaces was started by us.
 			pids=$(ip netns pids "$ns" 2>/dev/null) || true
@@ -286,6 +323,10 @@ lab_spawn() {
 	local pidf="$LAB_DIR/run/$name.pid" rcf="$LAB_DIR/run/$name.rc"
 	rm -f "$pidf" "$rcf"
 	(
+		# Bats runs with errexit, which the subshell inherits: a non-zero
+		# status (a process killed by lab_stop) must still reach the rc file,
+		# or lab_stop waits out its timeout for nothing.
+		set +e
 		ip netns exec "$ns" "$@" </dev/null &
 		echo $! >"$pidf"
 		wait $!
@@ -390,24 +431,62 @@ l3afd_config_exporter() {
 	} >"$LAB_CONF/20-exporter-$name.toml"
 }
 
+# l3afd_config_tunnel NAME [extra TOML lines...]: a GUE tunnel to the
+# analyzer out of l3a2 (lab_setup --analyzer); L3AF_TUNNEL_REMOTE and
+# L3AF_TUNNEL_DEVICE override those two keys, extra lines add others.
+l3afd_config_tunnel() {
+	local name=$1
+	shift
+	{
+		echo "[[tunnel]]"
+		echo "name = \"$name\""
+		echo "remote = \"${L3AF_TUNNEL_REMOTE:-$LAB_ANALYZER_V4}\""
+		echo "device = \"${L3AF_TUNNEL_DEVICE:-l3a2}\""
+		local line
+		for line in "$@"; do echo "$line"; done
+	} >"$LAB_CONF/30-tunnel-$name.toml"
+}
+
+# l3afd_config_mirror NAME TUNNEL SNAPLEN [TOML lines...]: a mirror of l3a0
+# in both directions; the lines that follow are its rules, e.g.
+#   '[[mirror.rule]]' 'protocol = "icmp"'
+l3afd_config_mirror() {
+	local name=$1 tunnel=$2 snaplen=$3
+	shift 3
+	{
+		echo "[[mirror]]"
+		echo "name = \"$name\""
+		echo "interface = \"${L3AF_MIRROR_INTERFACE:-l3a0}\""
+		echo "direction = \"${L3AF_MIRROR_DIRECTION:-both}\""
+		echo "tunnel = \"$tunnel\""
+		echo "snaplen = $snaplen"
+		local line
+		for line in "$@"; do echo "$line"; done
+	} >"$LAB_CONF/40-mirror-$name.toml"
+}
+
 l3afd_status_json() { l3afd_cmd status --json; }
 
 # l3afd_jq FILTER: a value from `l3afd status --json`.
 l3afd_jq() { l3afd_status_json | jq -r "$1"; }
 
+# The daemon runs, has applied its configuration once, has nothing pending (a
+# mirror waits for its tunnel's device in a first round) and every attachment
+# of every function is attached.
 _l3afd_all_attached() {
 	local json
 	json=$(l3afd_status_json) || return 1
-	jq -e '.daemon.running == true and
-		([.flow_exporters[].attachments[]] | length > 0) and
-		all(.flow_exporters[].attachments[]; .state == "attached")' <<<"$json"
+	jq -e '.daemon.running == true and .daemon.last_reload != null and
+		((.daemon.pending // []) | length == 0) and
+		([.flow_exporters[], .mirrors[]?, .tunnels[]? | .attachments[]] | length > 0) and
+		all(.flow_exporters[], .mirrors[]?, .tunnels[]? | .attachments[]; .state == "attached")' <<<"$json"
 }
 
 # Starts `l3afd run` in the appliance namespace and waits until every
 # attachment is attached.
 l3afd_start() {
 	lab_spawn l3afd "$LAB_NS_APPL" "$L3AFD" run -c "$LAB_CONF" || return 1
-	if ! lab_wait_for 15 "l3afd to attach its exporters" _l3afd_all_attached; then
+	if ! lab_wait_for 15 "l3afd to attach its functions" _l3afd_all_attached; then
 		l3afd_logs
 		return 1
 	fi
@@ -549,6 +628,7 @@ capture_file() { echo "$LAB_DIR/$1.pcap"; }
 
 flows() { "$LAB_PYTHON" "$LAB_LIB_DIR/flows.py" "$@"; }
 traffic() { "$LAB_PYTHON" "$LAB_LIB_DIR/traffic.py" "$@"; }
+gue() { "$LAB_PYTHON" "$LAB_LIB_DIR/gue.py" "$@"; }
 
 # lab_wait_quiet NS IFACE QUIET_S LIMIT_S: waits until no IP packet crossed
 # IFACE for QUIET_S seconds (the link-up chatter of IPv6 is over).
