@@ -61,7 +61,8 @@ int check(const Options& options, const std::vector<std::string>& args) {
         return 1;
     std::cout << path.string() << ": ok (" << config->files.size() << " file(s), "
               << config->collectors.size() << " collector(s), " << config->flow_exporters.size()
-              << " flow exporter(s))\n";
+              << " flow exporter(s), " << config->tunnels.size() << " tunnel(s), "
+              << config->mirrors.size() << " mirror(s))\n";
     return 0;
 }
 
@@ -249,6 +250,21 @@ void mergeDaemonCounters(json& e, const json& daemonStatus, const char* list) {
     }
 }
 
+std::string protocolName(uint8_t protocol) {
+    switch (protocol) {
+    case 1:
+        return "icmp";
+    case 6:
+        return "tcp";
+    case 17:
+        return "udp";
+    case 58:
+        return "icmpv6";
+    default:
+        return std::to_string(protocol);
+    }
+}
+
 std::string describeRule(const config::MirrorRule& rule) {
     std::string out;
     const auto add = [&](const std::string& part) { out += (out.empty() ? "" : " ") + part; };
@@ -257,7 +273,7 @@ std::string describeRule(const config::MirrorRule& rule) {
     if (rule.dst)
         add("dst " + rule.dst->str());
     if (rule.protocol)
-        add("protocol " + std::to_string(*rule.protocol));
+        add("protocol " + protocolName(*rule.protocol));
     const auto ports = [](const config::PortRange& p) {
         return p.first == p.last ? std::to_string(p.first)
                                  : std::to_string(p.first) + "-" + std::to_string(p.last);
