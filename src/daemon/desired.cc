@@ -91,8 +91,11 @@ void addMirrors(const config::Config& config, const KernelFacts& facts, DesiredS
         const std::string device = kernel::tunnelDeviceName(mirror.tunnel);
         const auto tunnel = facts.ifindex(device);
         if (!tunnel) {
+            // Usually the tunnel is being created by this same reconcile: the
+            // mirror follows in its next round, once the device exists.
             hold(out, kernel::kMirrorKind, mirror.name,
-                 "waiting for tunnel '" + mirror.tunnel + "' (" + device + ")");
+                 "follows tunnel '" + mirror.tunnel + "': loaded once " + device +
+                     " exists (apply creates it first)");
             continue;
         }
         plan::MirrorSpec spec{*tunnel, mirror.snaplen, mirror.rules};
