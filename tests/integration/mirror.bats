@@ -394,7 +394,7 @@ revision_replaced() {
 	local newrev
 	newrev=$(jq -r '.mirrors[0].revisions | join(" ")' <<<"$s")
 	[ "$newrev" != "$rev" ] || { echo "revision unchanged: $rev"; false; }
-	assert_eq "protocol 17 dst_port 5000-5009" "$(jq -r '.mirrors[0].rules | map(.match) | join(",")' <<<"$s")" \
+	assert_eq "protocol udp dst_port 5000-5009" "$(jq -r '.mirrors[0].rules | map(.match) | join(",")' <<<"$s")" \
 		"the rules status shows"
 
 	local inner="$LAB_DIR/inner-live.pcap" l3a0

@@ -102,47 +102,50 @@ def load_jsonl(path):
     return recs, events
 
 
-TSHARK_FIELDS = ["cflow.srcaddr", "cflow.srcaddrv6", "cflow.dstaddr", "cflow.dstaddrv6",
-                 "cflow.srcport", "cflow.dstport", "cflow.protocol", "cflow.packets",
-                 "cflow.octets", "cflow.flow_end_reason", "cflow.vlanid", "cflow.direction",
-                 "cflow.inputint", "cflow.outputint", "cflow.ttl_min", "cflow.ttl_max"]
 
 
 def load_tshark(path, port):
-    """Flow records decoded by tshark: one line per IPFIX message, each field a
-    comma-separated list with one entry per record of the message."""
+    """Flow records decoded by tshark, one per "Flow N" of each data set. The
+    JSON tree keeps every record's fields together: a message may hold IPv4
+    and IPv6 sets in any order, so fields are never paired by position."""
     cmd = ["tshark", "-n", "-r", path, "-d", f"udp.port=={port},cflow", "-d",
-           f"tcp.port=={port},cflow", "-Y", "cflow.packets", "-T", "fields", "-E", "occurrence=a",
-           "-E", "aggregator=,"]
-    for fld in TSHARK_FIELDS:
-        cmd += ["-e", fld]
+           f"tcp.port=={port},cflow", "-Y", "cflow.packets", "-T", "json"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     recs = []
-    for line in out.splitlines():
-        cols = [c.split(",") if c else [] for c in line.split("\t")]
-        col = dict(zip(TSHARK_FIELDS, cols))
-        n = len(col["cflow.packets"])
-        src = col["cflow.srcaddr"] + col["cflow.srcaddrv6"]
-        dst = col["cflow.dstaddr"] + col["cflow.dstaddrv6"]
-        if len(src) != n or len(dst) != n:
-            raise SystemExit(f"tshark: cannot pair addresses with records in: {line}")
 
-        def get(name, i, conv=int):
-            v = col[name]
-            return conv(v[i]) if len(v) == n and v[i] != "" else None
+    def num(flow, name):
+        v = flow.get(name)
+        return int(v, 0) if isinstance(v, str) and v != "" else None
 
-        for i in range(n):
-            recs.append({
-                "src": _addr(src[i]), "dst": _addr(dst[i]),
-                "sport": get("cflow.srcport", i), "dport": get("cflow.dstport", i),
-                "proto": get("cflow.protocol", i), "icmp_type": None, "icmp_code": None,
-                "vlan": get("cflow.vlanid", i), "direction": get("cflow.direction", i),
-                "in_if": get("cflow.inputint", i), "out_if": get("cflow.outputint", i),
-                "reason": get("cflow.flow_end_reason", i),
-                "min_ttl": get("cflow.ttl_min", i), "max_ttl": get("cflow.ttl_max", i),
-                "tcp_flags": None,
-                "packets": get("cflow.packets", i), "octets": get("cflow.octets", i),
-            })
+    for packet in json.loads(out or "[]"):
+        layer = packet["_source"]["layers"].get("cflow")
+        for message in (layer if isinstance(layer, list) else [layer]):
+            if not isinstance(message, dict):
+                continue
+            for key, dataset in message.items():
+                if not key.startswith("Set ") or not isinstance(dataset, dict):
+                    continue
+                for fkey, flow in dataset.items():
+                    if not fkey.startswith("Flow ") or "cflow.packets" not in flow:
+                        continue
+                    src = flow.get("cflow.srcaddr", flow.get("cflow.srcaddrv6"))
+                    dst = flow.get("cflow.dstaddr", flow.get("cflow.dstaddrv6"))
+                    recs.append({
+                        "src": _addr(src), "dst": _addr(dst),
+                        "sport": num(flow, "cflow.srcport"), "dport": num(flow, "cflow.dstport"),
+                        "proto": num(flow, "cflow.protocol"), "icmp_type": None,
+                        "icmp_code": None,
+                        "vlan": num(flow, "cflow.vlanid"),
+                        "direction": num(flow, "cflow.direction"),
+                        "in_if": num(flow, "cflow.inputint"),
+                        "out_if": num(flow, "cflow.outputint"),
+                        "reason": num(flow, "cflow.flow_end_reason"),
+                        "min_ttl": num(flow, "cflow.ttl_min"),
+                        "max_ttl": num(flow, "cflow.ttl_max"),
+                        "tcp_flags": None,
+                        "packets": num(flow, "cflow.packets"),
+                        "octets": num(flow, "cflow.octets"),
+                    })
     return recs
 
 
