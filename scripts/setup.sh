@@ -34,6 +34,7 @@ packages=(
 	bats iproute2 iputils-ping netcat-openbsd iperf3 tcpdump procps psmisc ethtool jq
 	nfdump tshark python3-scapy python3-ipfix
 	prometheus-cpp-dev prometheus dbus-daemon dbus-bin
+	qemu-system-x86 debootstrap dosfstools mtools fdisk zstd
 )
 
 stamp=/var/lib/l3af-setup.stamp

@@ -24,7 +24,19 @@ if [ -x tests/integration/run.sh ]; then
 	integration_status=${PIPESTATUS[0]}
 fi
 
-# One closing line over both runners: meson's per-test results and Bats' TAP.
+# The appliance image: build it, boot it under qemu, check it from inside.
+image_status=0
+if [ -x tests/image/run.sh ]; then
+	tests/image/run.sh
+	image_status=$?
+	case $image_status in
+	0) echo "ok image: the appliance boots, reloads on file change and decapsulates GUE" >>"$tap" ;;
+	77) echo "ok image # skip: tests/image/run.sh could not run here" >>"$tap"; image_status=0 ;;
+	*) echo "not ok image: tests/image/run.sh exited $image_status" >>"$tap" ;;
+	esac
+fi
+
+# One closing line over all runners: meson's per-test results and TAP lines.
 /usr/bin/python3 - "$repo/build/meson-logs/testlog.json" "$tap" <<'PY'
 import json, re, sys
 passed = failed = skipped = 0
@@ -49,4 +61,4 @@ with open(sys.argv[2]) as tap:
 print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
 PY
 
-[ $meson_status -eq 0 ] && [ $integration_status -eq 0 ]
+[ $meson_status -eq 0 ] && [ $integration_status -eq 0 ] && [ $image_status -eq 0 ]

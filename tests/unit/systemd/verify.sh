@@ -26,11 +26,14 @@ for u in "$units"/*.service "$units"/*.path; do
 	cp "$u" "$root/usr/lib/systemd/system/"
 	names+=("$(basename "$u")")
 done
-# Every program the units run: l3afd from the build, the others from this host.
+# Every program the units run: l3afd from the build, helpers from UNIT_DIR,
+# the others from this host.
 for exe in $(sed -n 's/^Exec[A-Za-z]*=[-+!@:]*\(\/[^ ]*\).*/\1/p' "$units"/*.service | sort -u); do
 	mkdir -p "$root$(dirname "$exe")"
 	if [ "$exe" = /usr/sbin/l3afd ]; then
 		cp "$binary" "$root$exe"
+	elif [ -x "$units/$(basename "$exe")" ]; then
+		cp "$units/$(basename "$exe")" "$root$exe"
 	elif [ -x "$exe" ]; then
 		cp "$exe" "$root$exe"
 	fi
