@@ -21,7 +21,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "gue_abi.h"
-#include "mirror_parse.h"
+#include "packet_parse.h"
 
 /* Set before load. Addresses in network byte order, the rest host order. */
 const volatile __be32 gue_local_addr = 0;
@@ -94,12 +94,12 @@ static __always_inline __sum16 gue_ip_checksum(const struct iphdr *ip)
 /* source_port = "flow": the inner packet's 5-tuple hashed into 49152-65535. */
 static __always_inline __u16 gue_flow_port(struct __sk_buff *skb)
 {
-	struct mirror_tuple t;
+	struct pkt_info t;
 	__u32 hash = 0;
 	__u32 words = 1;
 
 	/* A frame whose headers do not parse still leaves, hashed as zeros. */
-	mirror_parse(skb, &t);
+	pkt_parse(skb, &t, 0);
 	if (t.family == 6)
 		words = 4;
 	for (__u32 i = 0; i < 4; i++) {

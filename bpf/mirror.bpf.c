@@ -17,7 +17,7 @@
 
 #include "gue_abi.h"
 #include "mirror_abi.h"
-#include "mirror_parse.h"
+#include "packet_parse.h"
 
 /* Set before load. A new rule set is a new program instance. */
 const volatile __u32 mirror_tunnel_ifindex = 0;		      /* the tunnel's veth (l3t-<name>) */
@@ -142,7 +142,7 @@ static __always_inline __u32 mirror_first_rule(const struct mirror_candidates *c
 }
 
 static __always_inline int mirror_narrow_ports(struct mirror_candidates *c,
-					       const struct mirror_tuple *t)
+					       const struct pkt_info *t)
 {
 	__u32 zero = 0;
 	struct mirror_port_classes *classes = bpf_map_lookup_elem(&mirror_port_classes, &zero);
@@ -194,7 +194,7 @@ static __always_inline const struct mirror_bitmap *mirror_prefix_set(__u32 root,
 }
 
 static __always_inline int mirror_narrow_addresses(struct mirror_candidates *c,
-						   const struct mirror_tuple *t)
+						   const struct pkt_info *t)
 {
 	if (t->family == 4) {
 		if ((mirror_dimensions & MIRROR_DIM_DST4) &&
@@ -216,7 +216,7 @@ static __always_inline int mirror_narrow_addresses(struct mirror_candidates *c,
 
 /* The rule the packet matches, or MIRROR_MAX_RULES. Every lookup is an
  * array lookup, which the verifier inlines; the cheapest come first. */
-static __always_inline __u32 mirror_classify(const struct mirror_tuple *t)
+static __always_inline __u32 mirror_classify(const struct pkt_info *t)
 {
 	struct mirror_candidates c;
 	__u32 index = MIRROR_PROTO_INDEX(
@@ -239,7 +239,7 @@ static __always_inline int mirror_packet(struct __sk_buff *skb, __u32 stats_slot
 {
 	struct mirror_stats *stats = bpf_map_lookup_elem(&mirror_stats, &stats_slot);
 	struct mirror_rule_counter *counter;
-	struct mirror_tuple t;
+	struct pkt_info t;
 	__u32 rule, mark;
 
 	/* Per-CPU, and TC programs do not nest on a CPU: plain adds suffice. */
@@ -247,10 +247,10 @@ static __always_inline int mirror_packet(struct __sk_buff *skb, __u32 stats_slot
 		return TC_ACT_UNSPEC;
 	stats->seen++;
 
-	switch (mirror_parse(skb, &t)) {
-	case MIRROR_PARSE_IP:
+	switch (pkt_parse(skb, &t, 0)) {
+	case PKT_IP:
 		break;
-	case MIRROR_PARSE_NOT_IP:
+	case PKT_NON_IP:
 		stats->not_ip++;
 		return TC_ACT_UNSPEC;
 	default:
