@@ -128,6 +128,12 @@ boot() {
 		done
 		seen=$complete
 		kill -0 "$qemu_pid" 2>/dev/null || break
+		# A guest kernel panic halts the guest without ending qemu: stop now
+		# rather than at the deadline (the retry below boots again).
+		if grep -q 'Kernel panic' "$run/console.log" 2>/dev/null; then
+			echo "   the guest kernel panicked: stopping qemu"
+			break
+		fi
 		if [ "$(date +%s)" -ge "$deadline" ]; then
 			echo "   guest did not finish within ${guest_timeout}s: stopping qemu"
 			break
