@@ -21,10 +21,10 @@ enum flow_direction {
 struct flow_key {
 	__u32 ifindex;
 	__u8 direction; /* enum flow_direction */
-	__u8 family;    /* 4 or 6 */
-	__u8 protocol;  /* IP protocol number, last header after v6 extension headers */
+	__u8 family;	/* 4 or 6 */
+	__u8 protocol;	/* IP protocol number, last header after v6 extension headers */
 	__u8 pad0;
-	__u16 vlan;     /* outermost VLAN id (12 bits), 0 when untagged */
+	__u16 vlan;	 /* outermost VLAN id (12 bits), 0 when untagged */
 	__be16 src_port; /* 0 for non-first fragments and protocols without ports */
 	__be16 dst_port; /* ICMP/ICMPv6: the bytes {type, code}, src_port 0 */
 	__u16 pad1;
@@ -37,14 +37,14 @@ struct flow_key {
 #define FLOW_TCP_RST 0x04
 
 struct flow_value {
-	__u64 packets;       /* a GSO packet counts as its segments */
-	__u64 octets;        /* IP-level bytes (RFC 7012 octetDeltaCount), per segment */
+	__u64 packets;	     /* a GSO packet counts as its segments */
+	__u64 octets;	     /* IP-level bytes (RFC 7012 octetDeltaCount), per segment */
 	__u64 first_seen_ns; /* bpf_ktime_get_boot_ns() (CLOCK_BOOTTIME) */
 	__u64 last_seen_ns;
-	__u8 tcp_flags;      /* OR of the TCP flags seen (low 8 bits) */
-	__u8 min_ttl;        /* IPv4 TTL / IPv6 hop limit */
+	__u8 tcp_flags; /* OR of the TCP flags seen (low 8 bits) */
+	__u8 min_ttl;	/* IPv4 TTL / IPv6 hop limit */
 	__u8 max_ttl;
-	__u8 tos;            /* IPv4 TOS / IPv6 traffic class of the first packet */
+	__u8 tos; /* IPv4 TOS / IPv6 traffic class of the first packet */
 	__u32 pad0;
 };
 
@@ -61,8 +61,8 @@ struct flow_baseline {
  * that exported + overflow == what crossed the hook), frame bytes for the
  * others (there may be no IP header to measure). */
 enum flow_stat {
-	FLOW_STAT_OVERFLOW = 0,  /* IP packets that found no slot: table full */
-	FLOW_STAT_NON_IP = 1,    /* not IPv4/IPv6 (ARP, LLDP, ...) */
+	FLOW_STAT_OVERFLOW = 0,	 /* IP packets that found no slot: table full */
+	FLOW_STAT_NON_IP = 1,	 /* not IPv4/IPv6 (ARP, LLDP, ...) */
 	FLOW_STAT_TRUNCATED = 2, /* L2/L3 headers cut short or malformed (an IP
 				  * packet whose L4 header alone is cut short is
 				  * counted as a flow with ports 0) */

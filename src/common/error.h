@@ -12,7 +12,7 @@
 namespace l3af {
 
 class Error {
-public:
+  public:
     Error(int code, std::string context) : code_(code), context_(std::move(context)) {}
 
     // An error from the current errno, with what was being done.
@@ -35,7 +35,7 @@ public:
         return std::move(*this);
     }
 
-private:
+  private:
     int code_;
     std::string context_;
 };

@@ -3,9 +3,9 @@
 // queue of whole messages; a broken connection drops the queue and comes back
 // after a backoff, and the caller restarts its IPFIX session on the new one.
 
+#include "common/sd_event.h"
 #include "common/unique_fd.h"
 #include "export/backoff.h"
-#include "common/sd_event.h"
 #include "export/send_queue.h"
 #include "export/transports.h"
 

@@ -2,9 +2,9 @@
 // collector, each message one datagram. A datagram the kernel refuses is
 // counted and dropped, never retried: a retry would only delay fresher data.
 
+#include "common/sd_event.h"
 #include "common/unique_fd.h"
 #include "export/backoff.h"
-#include "common/sd_event.h"
 #include "export/transports.h"
 
 #include <cerrno>

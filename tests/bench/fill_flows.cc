@@ -5,11 +5,11 @@
 
 #include <bpf/bpf.h>
 
+#include <arpa/inet.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <arpa/inet.h>
 #include <unistd.h>
 #include <vector>
 

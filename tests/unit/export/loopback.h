@@ -5,8 +5,8 @@
 // messages that carry their own length and sequence so a byte stream can be
 // cut back into them.
 
-#include "common/unique_fd.h"
 #include "common/sd_event.h"
+#include "common/unique_fd.h"
 
 #include <gtest/gtest.h>
 

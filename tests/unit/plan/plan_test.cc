@@ -134,7 +134,7 @@ TEST(Plan, HeldFunctionIsLeftAsItIs) {
 }
 
 TEST(Plan, InterfacesAFunctionCreatesAreNotPending) {
-    DesiredFunction tunnel{"tunnel", "t", "r1", TunnelSpec{}, {{"l3p-t", Hook::TcIngress}},
+    DesiredFunction tunnel{"tunnel",          "t", "r1", TunnelSpec{}, {{"l3p-t", Hook::TcIngress}},
                            {"l3t-t", "l3p-t"}};
     Plan plan = computePlan(Desired{{tunnel}}, Observed{{}, {}});
     EXPECT_EQ(lines(plan), (Lines{"load tunnel 't' revision r1",
