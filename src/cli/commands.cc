@@ -395,9 +395,6 @@ json statusJson(const Options& options) {
         json d = daemonStatus["daemon"];
         d["running"] = true;
         out["daemon"] = d;
-        for (const json& p : d.value("pending", json::array())) {
-            (void)p;
-        }
     } else {
         out["daemon"] = daemonStatus;
     }

@@ -40,6 +40,17 @@ template <typename F> void forEachNested(const nlattr* nest, F&& f) {
     }
 }
 
+// Starts a request in `buf`: the netlink header and the zeroed family header
+// that follows it.
+template <typename Header>
+std::pair<nlmsghdr*, Header*> startRequest(char* buf, uint16_t type, uint16_t flags) {
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = flags;
+    auto* header = static_cast<Header*>(mnl_nlmsg_put_extra_header(nlh, sizeof(Header)));
+    return {nlh, header};
+}
+
 } // namespace
 
 Result<Netlink> Netlink::open() {
@@ -88,10 +99,7 @@ template <typename F> Status Netlink::roundTrip(void* request, size_t length, F&
 
 Result<std::vector<LinkInfo>> Netlink::links() {
     char buf[kRequestSize] = {};
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_GETLINK;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+    auto [nlh, ifm] = startRequest<ifinfomsg>(buf, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP);
     ifm->ifi_family = AF_UNSPEC;
 
     std::vector<LinkInfo> links;
@@ -129,10 +137,7 @@ Result<std::vector<LinkInfo>> Netlink::links() {
 
 Result<std::optional<uint32_t>> Netlink::firstIpv4Address(uint32_t ifindex) {
     char buf[kRequestSize] = {};
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_GETADDR;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+    auto [nlh, ifa] = startRequest<ifaddrmsg>(buf, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP);
     ifa->ifa_family = AF_INET;
 
     std::optional<uint32_t> address;
@@ -156,11 +161,9 @@ Result<std::optional<uint32_t>> Netlink::firstIpv4Address(uint32_t ifindex) {
 Status Netlink::createVethPair(const std::string& name, const std::string& peer,
                                const std::string& alias, uint32_t mtu) {
     char buf[kRequestSize] = {};
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_NEWLINK;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
     // Created down: a veth end cannot come up before its peer exists.
-    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+    auto [nlh, ifm] = startRequest<ifinfomsg>(
+        buf, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
     ifm->ifi_family = AF_UNSPEC;
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
     nlattr* linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
@@ -183,10 +186,7 @@ Status Netlink::createVethPair(const std::string& name, const std::string& peer,
 
 Status Netlink::setUp(const std::string& name, const std::string& alias, uint32_t mtu) {
     char buf[kRequestSize] = {};
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_NEWLINK;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+    auto [nlh, ifm] = startRequest<ifinfomsg>(buf, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK);
     ifm->ifi_family = AF_UNSPEC;
     ifm->ifi_flags = IFF_UP;
     ifm->ifi_change = IFF_UP;
@@ -208,10 +208,7 @@ Status Netlink::setUp(const std::string& name, const std::string& alias, uint32_
 
 Status Netlink::deleteLink(const std::string& name) {
     char buf[kRequestSize] = {};
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_DELLINK;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-    auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+    auto [nlh, ifm] = startRequest<ifinfomsg>(buf, RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK);
     ifm->ifi_family = AF_UNSPEC;
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
     Status done = roundTrip(nlh, nlh->nlmsg_len, [](const nlmsghdr*) {});
