@@ -28,7 +28,7 @@ backported=(libbpf-dev libbpf1 bpftool linux-libc-dev)
 packages=(
 	build-essential pkg-config meson ninja-build git
 	clang llvm lld clang-format
-	libtomlplusplus-dev libspdlog-dev libfmt-dev libsystemd-dev libmnl-dev nlohmann-json3-dev
+	libtomlplusplus-dev libspdlog-dev libfmt-dev libsystemd-dev libmnl-dev nlohmann-json3-dev libxdp-dev xdp-tools
 	libelf-dev zlib1g-dev libzstd-dev
 	libgtest-dev libgmock-dev googletest
 	bats iproute2 iputils-ping netcat-openbsd iperf3 tcpdump procps psmisc ethtool jq

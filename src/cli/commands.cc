@@ -6,12 +6,12 @@
 #include "daemon/journal_log.h"
 #include "daemon/manager.h"
 #include "daemon/reconcile.h"
+#include "daemon/status_doc.h"
 #include "flow/drain.h"
 #include "kernel/bpf_flow_table.h"
 #include "kernel/bpf_kernel.h"
 #include "kernel/flow_function.h"
 #include "kernel/libbpf_log.h"
-#include "kernel/mirror_function.h"
 #include "plan/executor.h"
 
 #include <arpa/inet.h>
@@ -20,7 +20,6 @@
 
 #include <algorithm>
 #include <csignal>
-#include <fstream>
 #include <iostream>
 
 namespace l3af::cli {
@@ -31,9 +30,7 @@ using nlohmann::json;
 namespace {
 
 std::optional<config::Config> loadOrReport(const fs::path& path) {
-    std::error_code ec;
-    auto loaded =
-        fs::is_directory(path, ec) ? config::loadDirectory(path) : config::loadFiles({path});
+    auto loaded = daemon::loadConfiguration(path);
     if (!loaded) {
         for (const config::Diagnostic& d : loaded.error())
             std::cerr << d.str() << "\n";
@@ -62,7 +59,8 @@ int check(const Options& options, const std::vector<std::string>& args) {
     std::cout << path.string() << ": ok (" << config->files.size() << " file(s), "
               << config->collectors.size() << " collector(s), " << config->flow_exporters.size()
               << " flow exporter(s), " << config->tunnels.size() << " tunnel(s), "
-              << config->mirrors.size() << " mirror(s))\n";
+              << config->mirrors.size() << " mirror(s), " << config->programs.size()
+              << " program(s))\n";
     return 0;
 }
 
@@ -79,12 +77,12 @@ std::optional<Planned> computePlan(const Options& options, kernel::BpfKernel*& k
         return std::nullopt;
     kernel = std::make_unique<kernel::BpfKernel>(config->daemon.pin_root);
     kernel_out = kernel.get();
-    auto observed = kernel->observe();
+    daemon::DesiredState want = daemon::desiredState(*config, daemon::liveKernelFacts());
+    auto observed = kernel->observeFor(want.desired);
     if (!observed) {
         std::cerr << "l3afd: " << observed.error().message() << "\n";
         return std::nullopt;
     }
-    daemon::DesiredState want = daemon::desiredState(*config, daemon::liveKernelFacts());
     for (const std::string& e : want.errors)
         std::cerr << e << "\n";
     plan::Plan plan = plan::computePlan(want.desired, *observed);
@@ -145,39 +143,14 @@ int applyCommand(const Options& options, const std::vector<std::string>&) {
     return report.ok() ? 0 : 1;
 }
 
-std::optional<pid_t> runningDaemon(const fs::path& runtime_dir) {
-    std::ifstream in(runtime_dir / "pid");
-    pid_t pid = 0;
-    if (!(in >> pid) || pid <= 0 || kill(pid, 0) != 0)
-        return std::nullopt;
-    return pid;
-}
-
-// The running daemon's status file, if a daemon serves this config directory.
-std::optional<json> runningDaemonStatus(const Options& options) {
-    const fs::path runtime = daemon::runtimeDirFor(options.config_dir);
-    auto pid = runningDaemon(runtime);
-    if (!pid)
-        return std::nullopt;
-    std::ifstream in(runtime / "status.json");
-    json status = json::parse(in, nullptr, false);
-    if (status.is_discarded() || !status.is_object())
-        status = json::object();
-    status["running"] = true;
-    status["pid"] = *pid;
-    return status;
-}
-
 // The pin root to look at: the running daemon's (it knows what it pinned, even
 // when the files changed since), else the configuration's. None when neither
 // is known: guessing could touch another instance's pins.
 std::optional<std::string> pinRootFor(const Options& options, const std::optional<json>& daemon,
                                       std::vector<std::string>* config_errors) {
-    if (daemon && daemon->contains("daemon")) {
-        const json& d = (*daemon)["daemon"];
-        if (d.contains("pin_root") && d["pin_root"].is_string() &&
-            !d["pin_root"].get<std::string>().empty())
-            return d["pin_root"].get<std::string>();
+    if (daemon) {
+        if (auto theirs = daemon::pinRootOf(*daemon))
+            return theirs;
     }
     auto loaded = config::loadDirectory(options.config_dir);
     if (loaded)
@@ -191,7 +164,7 @@ std::optional<std::string> pinRootFor(const Options& options, const std::optiona
 
 int resetCommand(const Options& options, const std::vector<std::string>&) {
     std::vector<std::string> errors;
-    auto pin_root = pinRootFor(options, runningDaemonStatus(options), &errors);
+    auto pin_root = pinRootFor(options, daemon::readDaemonAccount(options.config_dir), &errors);
     if (!pin_root) {
         for (const std::string& e : errors)
             std::cerr << e << "\n";
@@ -220,7 +193,7 @@ int reloadCommand(const Options& options, const std::vector<std::string>&) {
         std::cerr << viaBus.error().context() << "\n";
         return 1;
     }
-    auto pid = runningDaemon(daemon::runtimeDirFor(options.config_dir));
+    auto pid = daemon::runningDaemonPid(options.config_dir);
     if (!pid) {
         std::cerr << "l3afd: no daemon is running for " << options.config_dir << "\n";
         return 1;
@@ -233,184 +206,48 @@ int reloadCommand(const Options& options, const std::vector<std::string>&) {
     return 0;
 }
 
-const char* attachmentState(const plan::ObservedAttachment& a) {
-    return a.live ? "attached" : "detached";
+// Errors that only say no daemon is on the bus to ask (none runs, or it runs
+// without a bus): the status composed here says as much.
+bool nobodyOnTheBus(int code) {
+    return code == ESRCH || code == ENOENT || code == ECONNREFUSED;
 }
 
-void mergeDaemonCounters(json& e, const json& daemonStatus, const char* list) {
-    if (!daemonStatus.contains(list))
-        return;
-    for (const json& d : daemonStatus[list]) {
-        if (d.value("name", "") != e["name"])
-            continue;
-        for (auto it = d.begin(); it != d.end(); ++it) {
-            if (!e.contains(it.key()))
-                e[it.key()] = it.value();
-        }
-    }
+bool isStatusDocument(const json& document) {
+    return document.is_object() && document.contains("config_dir") &&
+           document.contains("pin_root") && document.contains("daemon") &&
+           document["daemon"].is_object() && document.contains("flow_exporters") &&
+           document.contains("collectors");
 }
 
-std::string protocolName(uint8_t protocol) {
-    switch (protocol) {
-    case 1:
-        return "icmp";
-    case 6:
-        return "tcp";
-    case 17:
-        return "udp";
-    case 58:
-        return "icmpv6";
-    default:
-        return std::to_string(protocol);
+// The running daemon's document over D-Bus, composed when it answers; else
+// the one composed here from the files, the pins and the status file (a
+// daemon without a bus). `why` gets the reason a daemon on the bus did not
+// answer, when there is one worth telling a person.
+json statusDocumentFor(const Options& options, std::string& why) {
+    auto reply = daemon::callStatus(daemon::busNameFor(options.config_dir));
+    if (reply) {
+        json document = json::parse(*reply, nullptr, false);
+        if (isStatusDocument(document))
+            return document;
+        // An older daemon answers with its own account only.
+        why = "the daemon's Status() reply is not a status document";
+    } else if (!nobodyOnTheBus(reply.error().code())) {
+        why = reply.error().context();
     }
-}
-
-std::string describeRule(const config::MirrorRule& rule) {
-    std::string out;
-    const auto add = [&](const std::string& part) { out += (out.empty() ? "" : " ") + part; };
-    if (rule.src)
-        add("src " + rule.src->str());
-    if (rule.dst)
-        add("dst " + rule.dst->str());
-    if (rule.protocol)
-        add("protocol " + protocolName(*rule.protocol));
-    const auto ports = [](const config::PortRange& p) {
-        return p.first == p.last ? std::to_string(p.first)
-                                 : std::to_string(p.first) + "-" + std::to_string(p.last);
-    };
-    if (rule.src_port)
-        add("src_port " + ports(*rule.src_port));
-    if (rule.dst_port)
-        add("dst_port " + ports(*rule.dst_port));
-    return out.empty() ? "any" : out;
-}
-
-void addMirrorCounters(json& e, const fs::path& dir, const std::optional<config::Config>& config) {
-    const config::Mirror* mirror = nullptr;
-    if (config) {
-        for (const config::Mirror& m : config->mirrors) {
-            if (m.name == e["name"])
-                mirror = &m;
-        }
-    }
-    const size_t rules = mirror ? mirror->rules.size() : 0;
-    auto counters = kernel::readMirrorCounters(dir, rules);
-    if (!counters) {
-        e["error"] = counters.error().message();
-        return;
-    }
-    json list = json::array();
-    for (size_t i = 0; i < counters->rules.size(); i++) {
-        list.push_back({{"rule", i},
-                        {"match", describeRule(mirror->rules[i])},
-                        {"packets", counters->rules[i].packets},
-                        {"bytes", counters->rules[i].bytes}});
-    }
-    e["rules"] = list;
-    if (mirror)
-        e["tunnel"] = mirror->tunnel;
-    const auto stats = [](const mirror_stats& s) {
-        return json{{"seen", s.seen},
-                    {"matched", s.matched},
-                    {"clone_failed", s.clone_failed},
-                    {"not_ip", s.not_ip},
-                    {"truncated", s.truncated}};
-    };
-    e["ingress"] = stats(counters->ingress);
-    e["egress"] = stats(counters->egress);
-}
-
-void addTunnelCounters(json& e, const fs::path& dir, const std::string& name) {
-    e["device"] = kernel::tunnelDeviceName(name);
-    auto counters = kernel::readTunnelCounters(dir);
-    if (!counters) {
-        e["error"] = counters.error().message();
-        return;
-    }
-    e["sent"] = counters->sent;
-    e["sent_bytes"] = counters->sent_bytes;
-    e["truncated"] = counters->truncated;
-    e["failed"] = counters->failed;
-    e["too_big"] = counters->too_big;
-    e["ignored"] = counters->ignored;
-}
-
-json statusJson(const Options& options) {
-    json out = {{"config_dir", options.config_dir}};
-    json daemonStatus = runningDaemonStatus(options).value_or(json{{"running", false}});
-
-    std::vector<std::string> errors;
-    std::optional<config::Config> config;
-    if (auto loaded = config::loadDirectory(options.config_dir); !loaded) {
-        for (const config::Diagnostic& d : loaded.error())
-            errors.push_back(d.str());
-        out["config_errors"] = errors;
-    } else {
-        config = std::move(*loaded);
-    }
-    const std::string pin_root =
-        pinRootFor(options, daemonStatus, nullptr).value_or(config::DaemonConfig{}.pin_root);
-    out["pin_root"] = pin_root;
-
-    json exporters = json::array();
-    json mirrors = json::array();
-    json tunnels = json::array();
-    kernel::BpfKernel kernel(pin_root);
-    auto observed = kernel.observe();
-    if (observed) {
-        for (const plan::ObservedFunction& f : observed->functions) {
-            json e = {{"name", f.name}, {"revisions", f.revisions}};
-            json links = json::array();
-            for (const plan::ObservedAttachment& a : f.attachments)
-                links.push_back({{"interface", a.attachment.interface},
-                                 {"hook", plan::toString(a.attachment.hook)},
-                                 {"state", attachmentState(a)},
-                                 {"link_id", a.link_id},
-                                 {"revision", a.revision}});
-            e["attachments"] = links;
-            // The counters of the revision the links run (the newest otherwise).
-            std::string revision = f.revisions.empty() ? "" : f.revisions.back();
-            for (const plan::ObservedAttachment& a : f.attachments) {
-                if (!a.revision.empty())
-                    revision = a.revision;
-            }
-            const fs::path dir = kernel.pins().revision(f.kind, f.name, revision);
-            if (f.kind == kernel::kFlowExporterKind) {
-                mergeDaemonCounters(e, daemonStatus, "flow_exporters");
-                exporters.push_back(e);
-            } else if (f.kind == kernel::kMirrorKind) {
-                addMirrorCounters(e, dir, config);
-                mirrors.push_back(e);
-            } else if (f.kind == kernel::kTunnelKind) {
-                addTunnelCounters(e, dir, f.name);
-                tunnels.push_back(e);
-            }
-        }
-    } else {
-        out["kernel_error"] = observed.error().message();
-    }
-    out["mirrors"] = mirrors;
-    out["tunnels"] = tunnels;
-    if (daemonStatus.contains("daemon")) {
-        json d = daemonStatus["daemon"];
-        d["running"] = true;
-        out["daemon"] = d;
-    } else {
-        out["daemon"] = daemonStatus;
-    }
-    out["flow_exporters"] = exporters;
-    out["collectors"] = daemonStatus.value("collectors", json::array());
-    return out;
+    kernel::installLibbpfLogger();
+    return daemon::statusDocument({.config_dir = options.config_dir,
+                                   .daemon = daemon::readDaemonAccount(options.config_dir)});
 }
 
 void printStatusText(const json& s) {
     const json& d = s["daemon"];
     std::cout << "config:  " << s["config_dir"].get<std::string>() << "\n";
     std::cout << "pins:    " << s["pin_root"].get<std::string>() << "\n";
+    // A daemon that has not written its status file yet has only a pid.
+    const json last_reload = d.value("last_reload", json());
     if (d.value("running", false))
         std::cout << "daemon:  running (pid " << d.value("pid", 0) << "), last reload "
-                  << (d["last_reload"].is_string() ? d["last_reload"].get<std::string>() : "never")
-                  << "\n";
+                  << (last_reload.is_string() ? last_reload.get<std::string>() : "never") << "\n";
     else
         std::cout << "daemon:  not running\n";
     if (d.contains("last_error") && d["last_error"].is_string())
@@ -470,12 +307,15 @@ void printStatusText(const json& s) {
 }
 
 int statusCommand(const Options& options, const std::vector<std::string>&) {
-    kernel::installLibbpfLogger();
-    const json s = statusJson(options);
-    if (options.json)
-        std::cout << s.dump(2) << "\n";
-    else
-        printStatusText(s);
+    std::string why;
+    const json s = statusDocumentFor(options, why);
+    if (options.json) {
+        std::cout << daemon::statusText(s, 2) << "\n";
+        return 0;
+    }
+    if (!why.empty())
+        std::cerr << "l3afd: " << why << "; showing the status file and the kernel instead\n";
+    printStatusText(s);
     return 0;
 }
 

@@ -72,6 +72,14 @@ bool isValidItemName(std::string_view name) {
     return !name.empty() && name.size() <= kMaxItemName && std::ranges::all_of(name, isNameChar);
 }
 
+bool isCIdentifier(std::string_view name) {
+    auto isLetter = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    };
+    return !name.empty() && isLetter(name[0]) &&
+           std::ranges::all_of(name, [&](char c) { return isLetter(c) || (c >= '0' && c <= '9'); });
+}
+
 bool isValidInterfaceName(std::string_view name) {
     if (name.empty() || name.size() > kMaxInterfaceName || name == "." || name == "..")
         return false;

@@ -15,6 +15,10 @@ namespace l3af::config {
 // 1 to 32 characters from [A-Za-z0-9_-]: the name becomes a bpffs directory.
 bool isValidItemName(std::string_view name);
 
+// [A-Za-z_][A-Za-z0-9_]*: how a program's function and its maps are named
+// in the object file.
+bool isCIdentifier(std::string_view name);
+
 // What the kernel accepts as a network device name (dev_valid_name): 1 to 15
 // bytes, not "." or "..", no '/', ':' or whitespace; control characters are
 // refused too.

@@ -4,10 +4,10 @@
 #include "config/duration.h"
 #include "config/item_reader.h"
 #include "config/mirror_items.h"
+#include "config/program_items.h"
 
 #include <toml++/toml.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <utility>
@@ -16,18 +16,15 @@ namespace l3af::config {
 
 namespace {
 
-constexpr std::string_view kTopLevelKeys[] = {"daemon", "collector", "flow_exporter", "tunnel",
-                                              "mirror"};
-// Kinds that DESIGN.md describes but this daemon does not run yet: refused,
-// so nobody believes they are active.
-constexpr std::string_view kFutureKinds[] = {"program"};
-constexpr std::string_view kDaemonKeys[] = {"pin_root", "metrics", "log_level"};
+constexpr std::string_view kTopLevelKeys[] = {"daemon", "collector", "flow_exporter",
+                                              "tunnel", "mirror",    "program"};
+constexpr std::string_view kDaemonKeys[] = {"pin_root", "metrics", "log_level", "tc_mode"};
 constexpr std::string_view kCollectorKeys[] = {
     "name", "address",           "port", "transport", "observation_domain", "template_refresh",
     "mtu",  "reconnect_interval"};
 constexpr std::string_view kFlowExporterKeys[] = {"name",         "interfaces",    "direction",
                                                   "collectors",   "poll_interval", "active_timeout",
-                                                  "idle_timeout", "max_flows"};
+                                                  "idle_timeout", "max_flows",     "priority"};
 
 // An IPFIX message must hold its 16-byte header plus a template set; its
 // length field is 16 bits.
@@ -60,6 +57,9 @@ DaemonConfig readDaemon(const toml::table& table, Reporter& reporter) {
                                                                {"warn", "warn"},
                                                                {"error", "error"}}))
         daemon.log_level = *value;
+    if (auto value = in.choice<TcMode>(
+            "tc_mode", {{"auto", TcMode::Auto}, {"tcx", TcMode::Tcx}, {"legacy", TcMode::Legacy}}))
+        daemon.tc_mode = *value;
     return daemon;
 }
 
@@ -122,17 +122,11 @@ std::optional<FlowExporterEntry> readFlowExporter(const toml::table& table, Repo
     FlowExporter& exporter = entry.item;
     exporter.where = in.where();
     std::optional<std::string> name = in.name(entry.name_at);
-    if (auto list = in.stringList("interfaces", "interface")) {
-        const bool unique = in.checkUnique(*list, "interfaces", "interface");
-        for (const auto& [interface, at] : *list)
-            if (!isValidInterfaceName(interface))
-                in.error(at, invalidInterfaceMessage(interface));
-        if (unique)
-            for (auto& [interface, at] : *list) {
-                exporter.interfaces.push_back(std::move(interface));
-                entry.interface_at.push_back(std::move(at));
-            }
-    }
+    if (auto list = in.interfaceList("interfaces"))
+        for (auto& [interface, at] : *list) {
+            exporter.interfaces.push_back(std::move(interface));
+            entry.interface_at.push_back(std::move(at));
+        }
     if (auto value = in.direction("direction"))
         exporter.direction = *value;
     if (auto list = in.stringList("collectors", "collector")) {
@@ -157,6 +151,8 @@ std::optional<FlowExporterEntry> readFlowExporter(const toml::table& table, Repo
         checkTimeoutsAgainstPoll(in, exporter);
     if (auto value = in.integer("max_flows", 1, kMaxFlows))
         exporter.max_flows = static_cast<uint32_t>(*value);
+    if (auto value = in.integer("priority", 1, kMaxPriority))
+        exporter.priority = static_cast<uint32_t>(*value);
     if (!name)
         return std::nullopt;
     exporter.name = std::move(*name);
@@ -219,8 +215,11 @@ void readRoot(const toml::table& root, Document& document, Reporter& reporter) {
                 if (auto entry = readMirror(table, reporter))
                     document.mirrors.push_back(std::move(*entry));
             });
-        } else if (std::ranges::find(kFutureKinds, name) != std::end(kFutureKinds)) {
-            reporter.error(key.source(), inQuotes(name) + " is not supported yet");
+        } else if (name == "program") {
+            forEachItem(name, node, reporter, [&](const toml::table& table) {
+                if (auto entry = readProgram(table, reporter))
+                    document.programs.push_back(std::move(*entry));
+            });
         } else {
             reporter.error(key.source(),
                            unknownKeyMessage(name, "at the top level", kTopLevelKeys));

@@ -38,6 +38,11 @@ struct MirrorEntry {
     SourceLocation tunnel_at;
 };
 
+struct ProgramEntry {
+    Program item;
+    SourceLocation name_at;
+};
+
 struct Document {
     std::string file;
     // False when the file is not valid TOML: its items are unknown, so
@@ -50,6 +55,7 @@ struct Document {
     std::vector<FlowExporterEntry> flow_exporters;
     std::vector<TunnelEntry> tunnels;
     std::vector<MirrorEntry> mirrors;
+    std::vector<ProgramEntry> programs;
 };
 
 // Parses text as TOML and reads its tables; every problem is appended to

@@ -255,4 +255,18 @@ bool ItemReader::checkUnique(std::span<const std::pair<std::string, SourceLocati
     return unique;
 }
 
+std::optional<std::vector<std::pair<std::string, SourceLocation>>>
+ItemReader::interfaceList(std::string_view key) {
+    auto list = stringList(key, "interface");
+    if (!list)
+        return std::nullopt;
+    const bool unique = checkUnique(*list, key, "interface");
+    for (const auto& [interface, at] : *list)
+        if (!isValidInterfaceName(interface))
+            error(at, invalidInterfaceMessage(interface));
+    if (!unique)
+        return std::nullopt;
+    return list;
+}
+
 } // namespace l3af::config

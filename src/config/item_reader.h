@@ -2,8 +2,8 @@
 
 // Reading one item's TOML table ([daemon], one [[collector]], one
 // [[mirror.rule]], ...) into diagnostics that point at the offending value.
-// Internal to the config folder: the only place besides document.cc and
-// mirror_items.cc that sees toml++.
+// Internal to the config folder: the only place besides document.cc,
+// mirror_items.cc and program_items.cc that sees toml++.
 
 #include "config/loader.h"
 
@@ -114,6 +114,13 @@ class ItemReader {
                 });
             }))
             message += " (values are lower case)";
+        // Keys are written with '_', some values with '-': "tc_ingress".
+        std::string dashed = *text;
+        std::ranges::replace(dashed, '_', '-');
+        if (dashed != *text && std::ranges::any_of(choices, [&](const auto& choice) {
+                return choice.first == dashed;
+            }))
+            message += " (did you mean \"" + dashed + "\"?)";
         error(*get(key), message);
         return std::nullopt;
     }
@@ -126,6 +133,12 @@ class ItemReader {
     // Reports "listed twice" for the later copies; returns whether none were.
     bool checkUnique(std::span<const std::pair<std::string, SourceLocation>> list,
                      std::string_view key, std::string_view what);
+
+    // A required, non-empty list of interface names, each with its
+    // position. Invalid names are reported; the list is returned unless an
+    // interface is listed twice (so later rules still see the others).
+    std::optional<std::vector<std::pair<std::string, SourceLocation>>>
+    interfaceList(std::string_view key);
 
   private:
     const toml::table& table_;

@@ -84,6 +84,18 @@ class Merger {
         mirrors_.push_back(Item<MirrorEntry>{std::move(entry), !inserted});
     }
 
+    // Programs claim nothing exclusively: any number may share an
+    // interface and hook, ordered by priority.
+    void addProgram(ProgramEntry entry) {
+        auto [it, inserted] = program_where_.emplace(entry.item.name, entry.item.where);
+        if (!inserted) {
+            error(entry.name_at, "program " + inQuotes(entry.item.name) +
+                                     " is already defined at " + it->second.str());
+            return;
+        }
+        config_.programs.push_back(std::move(entry.item));
+    }
+
     // Runs the rules that need every file's items, then hands the Config out.
     Config finish(bool every_file_parsed) {
         for (const Item<FlowExporterEntry>& exporter : exporters_) {
@@ -192,6 +204,7 @@ class Merger {
     std::map<std::string, SourceLocation> mirror_where_;
     std::vector<Item<MirrorEntry>> mirrors_;
     std::map<std::string, std::vector<const MirrorEntry*>> mirror_claims_;
+    std::map<std::string, SourceLocation> program_where_;
 };
 
 } // namespace
@@ -213,6 +226,8 @@ Config mergeDocuments(std::vector<Document> documents, std::vector<Diagnostic>& 
             merger.addTunnel(std::move(entry));
         for (MirrorEntry& entry : document.mirrors)
             merger.addMirror(std::move(entry));
+        for (ProgramEntry& entry : document.programs)
+            merger.addProgram(std::move(entry));
     }
     Config config = merger.finish(every_file_parsed);
     config.files = std::move(files);

@@ -13,8 +13,8 @@ namespace {
 
 constexpr std::string_view kTunnelKeys[] = {
     "name", "type", "remote", "local", "device", "remote_port", "source_port", "checksum", "ttl"};
-constexpr std::string_view kMirrorKeys[] = {"name",   "interface", "direction",
-                                            "tunnel", "snaplen",   "rule"};
+constexpr std::string_view kMirrorKeys[] = {"name",    "interface", "direction", "tunnel",
+                                            "snaplen", "rule",      "priority"};
 constexpr std::string_view kRuleKeys[] = {"src", "dst", "protocol", "src_port", "dst_port"};
 
 // The rule matcher is built and measured for this many rules (DESIGN.md 9).
@@ -317,6 +317,8 @@ std::optional<MirrorEntry> readMirror(const toml::table& table, Reporter& report
         entry.tunnel_at = in.locate(*in.get("tunnel"));
     }
     readSnaplen(in, mirror);
+    if (auto value = in.integer("priority", 1, kMaxPriority))
+        mirror.priority = static_cast<uint32_t>(*value);
     readRules(in, mirror);
     if (!name)
         return std::nullopt;

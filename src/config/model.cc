@@ -53,4 +53,28 @@ const char* toString(Direction direction) {
     return "?";
 }
 
+const char* toString(ProgramHook hook) {
+    switch (hook) {
+    case ProgramHook::Xdp:
+        return "xdp";
+    case ProgramHook::TcIngress:
+        return "tc-ingress";
+    case ProgramHook::TcEgress:
+        return "tc-egress";
+    }
+    return "?";
+}
+
+const char* toString(TcMode mode) {
+    switch (mode) {
+    case TcMode::Auto:
+        return "auto";
+    case TcMode::Tcx:
+        return "tcx";
+    case TcMode::Legacy:
+        return "legacy";
+    }
+    return "?";
+}
+
 } // namespace l3af::config

@@ -24,10 +24,16 @@ struct SourceLocation {
     std::string str() const;
 };
 
+// How TC hooks are attached: TCX links where the kernel has them (6.6+), or
+// cls_bpf filters on a clsact qdisc ("legacy"; forced for tests and for
+// kernels without TCX).
+enum class TcMode { Auto, Tcx, Legacy };
+
 struct DaemonConfig {
     std::string pin_root = "/sys/fs/bpf/l3af";
     std::string metrics = "127.0.0.1:9469"; // "" turns the endpoint off
     std::string log_level = "info";         // trace|debug|info|warn|error
+    TcMode tc_mode = TcMode::Auto;          // key `tc_mode`: "auto" | "tcx" | "legacy"
     SourceLocation where;                   // empty file when no [daemon] table
 };
 
@@ -47,6 +53,14 @@ struct Collector {
 
 enum class Direction { Ingress, Egress, Both };
 
+// `priority` orders the functions on one hook: lower runs earlier. The
+// observers run first by default so that they see every packet a later
+// program may drop or redirect. Range 1..65535 (cls_bpf's prio is 16 bits).
+inline constexpr uint32_t kFlowExporterPriority = 10;
+inline constexpr uint32_t kMirrorPriority = 20;
+inline constexpr uint32_t kProgramPriority = 100;
+inline constexpr uint32_t kMaxPriority = 65535;
+
 struct FlowExporter {
     std::string name;
     std::vector<std::string> interfaces;
@@ -56,6 +70,7 @@ struct FlowExporter {
     Duration active_timeout = std::chrono::seconds(60);
     Duration idle_timeout = std::chrono::seconds(15);
     uint32_t max_flows = 65536;
+    uint32_t priority = kFlowExporterPriority; // place among the programs on its hooks
     SourceLocation where;
 };
 
@@ -122,7 +137,57 @@ struct Mirror {
     std::string tunnel;   // name of a [[tunnel]]
     uint32_t snaplen = 0; // 0: whole packet; N: the first N bytes of the frame
     std::vector<MirrorRule> rules;
+    uint32_t priority = kMirrorPriority;
     SourceLocation where;
+};
+
+// A value of a [[program]] map entry as the file wrote it. It is encoded
+// through the map's BTF once the object file is read (kernel/program_object),
+// and errors then point at the value's own position.
+struct MapValue {
+    enum class Kind { Integer, Boolean, String, Array, Table };
+    Kind kind = Kind::Integer;
+    int64_t integer = 0;                                  // Integer; Boolean as 0/1
+    std::string text;                                     // String
+    std::vector<MapValue> items;                          // Array
+    std::vector<std::pair<std::string, MapValue>> fields; // Table, in file order
+    SourceLocation where;
+
+    bool operator==(const MapValue& o) const {
+        return kind == o.kind && integer == o.integer && text == o.text && items == o.items &&
+               fields == o.fields;
+    }
+};
+
+struct MapEntry {
+    MapValue key;
+    MapValue value;
+    SourceLocation where; // the entry's inline table
+};
+
+// [program.maps.NAME]: entries written into the map NAME of the object.
+struct ProgramMap {
+    std::string name;
+    std::vector<MapEntry> entries;
+    SourceLocation where;
+};
+
+enum class ProgramHook { Xdp, TcIngress, TcEgress };
+
+// [[program]]: any eBPF program from an object file on disk.
+struct Program {
+    std::string name;
+    std::string object;   // absolute path of the ELF object
+    std::string function; // the program's function name in the object
+    ProgramHook hook = ProgramHook::TcIngress;
+    std::vector<std::string> interfaces;
+    uint32_t priority = kProgramPriority;
+    bool enabled = true;
+    std::vector<ProgramMap> maps; // in file order
+    SourceLocation where;
+    SourceLocation object_at;   // the `object` value
+    SourceLocation function_at; // the `function` value
+    SourceLocation hook_at;     // the `hook` value
 };
 
 struct Config {
@@ -131,6 +196,7 @@ struct Config {
     std::vector<FlowExporter> flow_exporters;
     std::vector<Tunnel> tunnels;
     std::vector<Mirror> mirrors;
+    std::vector<Program> programs;
     std::vector<std::string> files; // the files read, in the order they were merged
 
     const Collector* findCollector(const std::string& name) const;
@@ -139,5 +205,7 @@ struct Config {
 
 const char* toString(Transport);
 const char* toString(Direction);
+const char* toString(ProgramHook);
+const char* toString(TcMode);
 
 } // namespace l3af::config

@@ -13,7 +13,9 @@
 //                                        were rejected; nothing changed; the
 //                                        message holds the diagnostics) or
 //                                        org.l3af.l3afd1.ReloadFailed
-//     Status() -> s json                 the daemon's status as JSON
+//     Status() -> s json                 the document `l3afd status --json`
+//                                        prints (status_doc.h), composed when
+//                                        called
 //     signal Reconciled(b ok, s summary) after every reload or reconcile
 //
 // Access is the bus policy's job (dbus/org.l3af.l3afd.conf: root only). The
@@ -60,7 +62,8 @@ struct BusCallbacks {
     // ConfigRejected); any other error, that applying failed (ReloadFailed).
     // The error's message() is what the caller sees.
     std::function<Status()> reload;
-    // The status document (JSON).
+    // The status document as JSON text (statusDocument, statusText), composed
+    // now: Status() returns it as it is.
     std::function<std::string()> status;
 };
 

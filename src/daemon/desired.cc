@@ -3,9 +3,13 @@
 #include "kernel/flow_function.h"
 #include "kernel/mirror_function.h"
 #include "kernel/netlink.h"
+#include "kernel/program_object.h"
 
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <sys/utsname.h>
+
+#include <cstdio>
 
 namespace l3af::daemon {
 
@@ -33,7 +37,8 @@ void addFlowExporters(const config::Config& config, DesiredState& out) {
     for (const config::FlowExporter& exporter : config.flow_exporters) {
         plan::FlowExporterSpec spec{exporter.max_flows};
         plan::DesiredFunction function{
-            kernel::kFlowExporterKind, exporter.name, kernel::flowRevision(spec), spec, {}, {}};
+            kernel::kFlowExporterKind, exporter.name, kernel::flowRevision(spec), spec, {}, {},
+            exporter.priority};
         for (const std::string& interface : exporter.interfaces) {
             for (plan::Hook hook : hooksFor(exporter.direction))
                 function.attachments.push_back({interface, hook});
@@ -100,14 +105,88 @@ void addMirrors(const config::Config& config, const KernelFacts& facts, DesiredS
         }
         plan::MirrorSpec spec{*tunnel, mirror.snaplen, mirror.rules};
         plan::DesiredFunction function{
-            kernel::kMirrorKind, mirror.name, kernel::mirrorRevision(spec), spec, {}, {}};
+            kernel::kMirrorKind, mirror.name, kernel::mirrorRevision(spec), spec, {}, {},
+            mirror.priority};
         for (plan::Hook hook : hooksFor(mirror.direction))
             function.attachments.push_back({mirror.interface, hook});
         out.desired.functions.push_back(std::move(function));
     }
 }
 
+plan::Hook hookOf(config::ProgramHook hook) {
+    switch (hook) {
+    case config::ProgramHook::Xdp:
+        return plan::Hook::Xdp;
+    case config::ProgramHook::TcEgress:
+        return plan::Hook::TcEgress;
+    case config::ProgramHook::TcIngress:
+        break;
+    }
+    return plan::Hook::TcIngress;
+}
+
+void addPrograms(const config::Config& config, DesiredState& out) {
+    if (config.programs.empty())
+        return;
+    // Objects are read afresh on every reconcile: a rebuilt object file is a
+    // new revision even when the TOML did not change.
+    kernel::ResolvedPrograms resolved = kernel::resolvePrograms(config);
+    for (const config::Diagnostic& d : resolved.errors)
+        out.errors.push_back(d.str());
+    for (const config::Program& program : config.programs) {
+        auto it = resolved.specs.find(program.name);
+        if (it == resolved.specs.end()) {
+            // Whatever of it runs stays as it is until its object is fixed.
+            out.desired.held.push_back({kernel::kProgramKind, program.name});
+            continue;
+        }
+        const plan::ProgramSpec& spec = it->second;
+        plan::DesiredFunction function{
+            kernel::kProgramKind, program.name, kernel::programRevision(spec), spec, {}, {},
+            program.priority};
+        // Disabled: detached everywhere, but kept loaded with its maps.
+        if (program.enabled) {
+            for (const std::string& interface : program.interfaces)
+                function.attachments.push_back({interface, hookOf(program.hook)});
+        }
+        out.desired.functions.push_back(std::move(function));
+    }
+}
+
+// TCX arrived in Linux 6.6.
+bool kernelHasTcx() {
+    struct utsname u {};
+    int major = 0, minor = 0;
+    if (uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2)
+        return true;
+    return major > 6 || (major == 6 && minor >= 6);
+}
+
 } // namespace
+
+config::LoadResult loadConfiguration(const std::filesystem::path& path) {
+    std::error_code ec;
+    auto loaded = std::filesystem::is_directory(path, ec) ? config::loadDirectory(path)
+                                                          : config::loadFiles({path});
+    if (!loaded || loaded->programs.empty())
+        return loaded;
+    kernel::ResolvedPrograms resolved = kernel::resolvePrograms(*loaded);
+    if (!resolved.errors.empty())
+        return std::unexpected(std::move(resolved.errors));
+    return loaded;
+}
+
+plan::Mechanism tcMechanism(config::TcMode mode) {
+    switch (mode) {
+    case config::TcMode::Tcx:
+        return plan::Mechanism::Tcx;
+    case config::TcMode::Legacy:
+        return plan::Mechanism::ClsBpf;
+    case config::TcMode::Auto:
+        break;
+    }
+    return kernelHasTcx() ? plan::Mechanism::Tcx : plan::Mechanism::ClsBpf;
+}
 
 KernelFacts liveKernelFacts() {
     KernelFacts facts;
@@ -131,9 +210,11 @@ KernelFacts liveKernelFacts() {
 
 DesiredState desiredState(const config::Config& config, const KernelFacts& facts) {
     DesiredState out;
+    out.desired.tc_mechanism = tcMechanism(config.daemon.tc_mode);
     addFlowExporters(config, out);
     addTunnels(config, facts, out);
     addMirrors(config, facts, out);
+    addPrograms(config, out);
     return out;
 }
 

@@ -4,10 +4,12 @@
 // depends on the running system (a tunnel's device and address, the ifindex
 // of the tunnel a mirror sends to), asked through KernelFacts.
 
+#include "config/loader.h"
 #include "config/model.h"
 #include "plan/state.h"
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -31,5 +33,13 @@ struct DesiredState {
 };
 
 DesiredState desiredState(const config::Config& config, const KernelFacts& facts);
+
+// The files, and the objects their [[program]]s name: an object that is
+// missing, or a function or map value that does not fit it, rejects the whole
+// configuration like any other error in the files (check, plan, reload).
+config::LoadResult loadConfiguration(const std::filesystem::path& path);
+
+// How TC hooks are attached on this kernel under `tc_mode`.
+plan::Mechanism tcMechanism(config::TcMode mode);
 
 } // namespace l3af::daemon

@@ -3,12 +3,14 @@
 #include "config/loader.h"
 #include "daemon/desired.h"
 #include "daemon/reconcile.h"
+#include "daemon/status_doc.h"
 #include "kernel/flow_function.h"
 #include "kernel/hash.h"
 #include "kernel/mirror_function.h"
 #include "plan/executor.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -28,6 +30,7 @@ using nlohmann::json;
 namespace {
 
 constexpr uint64_t kHousekeepingUsec = 1000000; // status file, pending interfaces
+constexpr uint64_t kLinkSettleUsec = 50000;     // from a link event to the reconcile
 
 std::string isoNow() {
     char buf[64];
@@ -106,6 +109,29 @@ Result<std::unique_ptr<Manager>> Manager::create(fs::path config_dir) {
     manager->housekeeping_.reset(timer);
     sd_event_source_set_enabled(timer, SD_EVENT_ON);
 
+    // Interfaces appearing or recreated attach at once; without the socket
+    // the housekeeping timer still retries what is pending every second.
+    if (auto events = kernel::LinkEvents::open()) {
+        sd_event_source* io = nullptr;
+        if (int r = sd_event_add_io(event, &io, events->fd(), EPOLLIN, &Manager::onLinkEvent,
+                                    manager.get());
+            r < 0)
+            return fail(-r, "watch link events");
+        manager->link_watch_.reset(io);
+        manager->link_events_.emplace(std::move(*events));
+        sd_event_source* settle = nullptr;
+        if (int r = sd_event_add_time_relative(event, &settle, CLOCK_MONOTONIC, kLinkSettleUsec,
+                                               kTimerAccuracyUsec, &Manager::onLinksSettled,
+                                               manager.get());
+            r < 0)
+            return fail(-r, "add link settle timer");
+        manager->links_settled_.reset(settle);
+        sd_event_source_set_enabled(settle, SD_EVENT_OFF);
+    } else {
+        spdlog::warn("link events: {}; new interfaces are found within a second",
+                     events.error().message());
+    }
+
     std::error_code ec;
     fs::create_directories(manager->runtime_dir_, ec);
     if (ec)
@@ -117,9 +143,14 @@ Result<std::unique_ptr<Manager>> Manager::create(fs::path config_dir) {
     manager->metrics_->setSource([self] { return self->metricsSnapshot(); });
     // The bus is optional: without it (no system bus in a lab) SIGHUP and the
     // status file still work.
-    auto bus = BusService::start(
-        event, {[self] { return self->reload(); }, [self] { return self->statusJson().dump(); }},
-        busNameFor(manager->config_dir_));
+    // Status() composes the document `l3afd status --json` prints, at call time.
+    const auto status = [self] {
+        return statusText(statusDocument({.config_dir = self->config_dir_,
+                                          .daemon = self->statusJson(),
+                                          .applied = self->config_ ? &*self->config_ : nullptr}));
+    };
+    auto bus = BusService::start(event, {[self] { return self->reload(); }, status},
+                                 busNameFor(manager->config_dir_));
     if (bus)
         manager->bus_ = std::move(*bus);
     else
@@ -146,7 +177,7 @@ Status Manager::reload() {
     reloaded_once_ = true;
     if (!first)
         notifySystemd("RELOADING=1\nSTATUS=reloading " + config_dir_.string());
-    auto loaded = config::loadDirectory(config_dir_);
+    auto loaded = loadConfiguration(config_dir_);
     if (!loaded) {
         last_error_.clear();
         for (const config::Diagnostic& d : loaded.error()) {
@@ -436,6 +467,27 @@ int Manager::onPollTimer(sd_event_source* s, uint64_t, void* userdata) {
     return 0;
 }
 
+int Manager::onLinkEvent(sd_event_source*, int, uint32_t, void* userdata) {
+    auto* self = static_cast<Manager*>(userdata);
+    if (self->link_events_->drain() && self->config_ &&
+        sd_event_source_get_enabled(self->links_settled_.get(), nullptr) == 0) {
+        sd_event_source_set_time_relative(self->links_settled_.get(), kLinkSettleUsec);
+        sd_event_source_set_enabled(self->links_settled_.get(), SD_EVENT_ONESHOT);
+    }
+    return 0;
+}
+
+int Manager::onLinksSettled(sd_event_source*, uint64_t, void* userdata) {
+    auto* self = static_cast<Manager*>(userdata);
+    // An interface appeared, went or was recreated: attach what waited for
+    // it, drop what died with it.
+    if (self->config_) {
+        self->apply(*self->config_);
+        self->writeStatus();
+    }
+    return 0;
+}
+
 int Manager::onHousekeeping(sd_event_source* s, uint64_t, void* userdata) {
     auto* self = static_cast<Manager*>(userdata);
     // Interfaces that appeared, links whose interface was recreated.
@@ -528,7 +580,7 @@ void Manager::writeStatus() {
     const fs::path tmp = runtime_dir_ / "status.json.tmp";
     {
         std::ofstream out(tmp);
-        out << statusJson().dump(2) << "\n";
+        out << statusText(statusJson(), 2) << "\n";
         if (!out)
             return;
     }

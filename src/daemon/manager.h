@@ -12,6 +12,7 @@
 #include "daemon/http_endpoint.h"
 #include "daemon/metrics.h"
 #include "kernel/bpf_kernel.h"
+#include "kernel/link_events.h"
 
 #include <nlohmann/json.hpp>
 
@@ -57,12 +58,20 @@ class Manager {
     static int onSignal(sd_event_source* s, const struct signalfd_siginfo* si, void* userdata);
     static int onPollTimer(sd_event_source* s, uint64_t usec, void* userdata);
     static int onHousekeeping(sd_event_source* s, uint64_t usec, void* userdata);
+    static int onLinkEvent(sd_event_source* s, int fd, uint32_t revents, void* userdata);
+    static int onLinksSettled(sd_event_source* s, uint64_t usec, void* userdata);
 
     std::filesystem::path config_dir_;
     std::filesystem::path runtime_dir_;
     EventPtr event_;
     std::vector<EventSourcePtr> signals_;
     EventSourcePtr housekeeping_;
+    // rtnetlink link events, and the short wait that lets a burst of them
+    // (a veth pair, an interface renamed and brought up) settle into one
+    // reconcile.
+    std::optional<kernel::LinkEvents> link_events_;
+    EventSourcePtr link_watch_;
+    EventSourcePtr links_settled_;
 
     std::optional<config::Config> config_; // the last good config
     std::unique_ptr<kernel::BpfKernel> kernel_;

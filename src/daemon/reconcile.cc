@@ -6,13 +6,13 @@ ReconcileReport reconcile(const config::Config& config, plan::Kernel& kernel,
                           const KernelFacts& facts, const plan::ExecuteHooks& hooks) {
     ReconcileReport report;
     for (int round = 0; round < 3; round++) {
-        auto observed = kernel.observe();
+        const DesiredState want = desiredState(config, facts);
+        auto observed = kernel.observeFor(want.desired);
         if (!observed) {
             report.observe_failed = true;
             report.errors.push_back("observe: " + observed.error().message());
             break;
         }
-        const DesiredState want = desiredState(config, facts);
         const plan::Plan plan = plan::computePlan(want.desired, *observed);
         report.pending = plan.pending;
         report.pending.insert(report.pending.end(), want.waiting.begin(), want.waiting.end());

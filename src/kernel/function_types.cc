@@ -2,6 +2,7 @@
 
 #include "kernel/flow_function.h"
 #include "kernel/mirror_function.h"
+#include "kernel/program_function.h"
 
 namespace l3af::kernel {
 
@@ -31,6 +32,14 @@ const std::vector<FunctionType>& functionTypes() {
         {kMirrorKind, mirrorProgramFor,
          [](const plan::DesiredFunction& f, const std::filesystem::path& dir) {
              return loadAs<plan::MirrorSpec>(f, dir, loadMirrorRevision);
+         }},
+        {kProgramKind, programProgramFor,
+         [](const plan::DesiredFunction& f, const std::filesystem::path& dir) {
+             // The function's maps live beside its revisions (pin-layout.md).
+             return loadAs<plan::ProgramSpec>(
+                 f, dir, +[](const plan::ProgramSpec& spec, const std::filesystem::path& d) {
+                     return loadProgramRevision(spec, d, d.parent_path() / "maps");
+                 });
          }},
     };
     return types;

@@ -16,6 +16,7 @@ namespace l3af::kernel {
 inline constexpr const char* kFlowExporterKind = "flow_exporter";
 inline constexpr const char* kTunnelKind = "tunnel";
 inline constexpr const char* kMirrorKind = "mirror";
+inline constexpr const char* kProgramKind = "program";
 
 struct FunctionType {
     const char* kind;

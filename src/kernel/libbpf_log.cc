@@ -17,10 +17,18 @@ std::string captured;
 int printToCapture(enum libbpf_print_level level, const char* format, va_list args) {
     if (!active || level == LIBBPF_DEBUG)
         return 0;
-    char buf[1024];
-    const int n = std::vsnprintf(buf, sizeof buf, format, args);
-    if (n > 0)
-        active->append(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
+    // libbpf hands over a whole verifier log in one message, and its end
+    // says why the program was refused: keep all of it.
+    va_list again;
+    va_copy(again, args);
+    const int n = std::vsnprintf(nullptr, 0, format, args);
+    if (n > 0) {
+        std::string text(static_cast<size_t>(n) + 1, '\0');
+        std::vsnprintf(text.data(), text.size(), format, again);
+        text.pop_back();
+        active->append(text);
+    }
+    va_end(again);
     return n;
 }
 

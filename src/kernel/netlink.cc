@@ -19,36 +19,23 @@ namespace l3af::kernel {
 namespace {
 
 constexpr size_t kBufferSize = 32768;
-constexpr size_t kRequestSize = 8192;
+constexpr size_t kRequestSize = kNetlinkRequestSize;
 
-// libmnl's iteration macros don't compile as C++; the same walk, typed.
-template <typename F> void forEachAttr(const nlmsghdr* h, size_t header, F&& f) {
-    auto* attr = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(h, header));
-    const auto* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(h));
-    while (mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<const char*>(attr)))) {
-        f(attr);
-        attr = mnl_attr_next(attr);
-    }
-}
-
-template <typename F> void forEachNested(const nlattr* nest, F&& f) {
-    auto* attr = static_cast<const nlattr*>(mnl_attr_get_payload(nest));
-    const auto* tail = reinterpret_cast<const char*>(nest) + mnl_attr_get_len(nest);
-    while (mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<const char*>(attr)))) {
-        f(attr);
-        attr = mnl_attr_next(attr);
-    }
-}
-
-// Starts a request in `buf`: the netlink header and the zeroed family header
-// that follows it.
-template <typename Header>
-std::pair<nlmsghdr*, Header*> startRequest(char* buf, uint16_t type, uint16_t flags) {
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = type;
-    nlh->nlmsg_flags = flags;
-    auto* header = static_cast<Header*>(mnl_nlmsg_put_extra_header(nlh, sizeof(Header)));
-    return {nlh, header};
+// The kernel's own words on a refused request (extended ACK), "" when none.
+std::string extAckMessage(const nlmsghdr* h) {
+    if ((h->nlmsg_flags & NLM_F_ACK_TLVS) == 0)
+        return "";
+    const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(h));
+    size_t offset = sizeof(nlmsgerr);
+    if ((h->nlmsg_flags & NLM_F_CAPPED) == 0)
+        offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
+    std::string message;
+    forEachAttr(h, offset, [&](const nlattr* attr) {
+        if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
+            mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+            message = mnl_attr_get_str(attr);
+    });
+    return message;
 }
 
 } // namespace
@@ -90,11 +77,19 @@ template <typename F> Status Netlink::roundTrip(void* request, size_t length, F&
                 const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
                 if (err->error == 0)
                     return {};
-                return fail(-err->error, "rtnetlink");
+                const std::string why = extAckMessage(h);
+                return fail(-err->error, why.empty() ? "rtnetlink" : "rtnetlink: " + why);
             }
             onMessage(h);
         }
     }
+}
+
+Status Netlink::request(nlmsghdr* request, const std::function<void(const nlmsghdr*)>& onMessage) {
+    return roundTrip(request, request->nlmsg_len, [&](const nlmsghdr* h) {
+        if (onMessage)
+            onMessage(h);
+    });
 }
 
 Result<std::vector<LinkInfo>> Netlink::links() {

@@ -7,9 +7,13 @@
 #include "common/error.h"
 #include "common/unique_fd.h"
 
+#include <libmnl/libmnl.h>
+
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace l3af::kernel {
@@ -22,9 +26,48 @@ struct LinkInfo {
     bool up = false;
 };
 
+// libmnl's iteration macros don't compile as C++; the same walk, typed.
+template <typename F> void forEachAttr(const nlmsghdr* h, size_t header, F&& f) {
+    auto* attr = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(h, header));
+    const auto* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(h));
+    while (mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<const char*>(attr)))) {
+        f(attr);
+        attr = mnl_attr_next(attr);
+    }
+}
+
+template <typename F> void forEachNested(const nlattr* nest, F&& f) {
+    auto* attr = static_cast<const nlattr*>(mnl_attr_get_payload(nest));
+    const auto* tail = reinterpret_cast<const char*>(nest) + mnl_attr_get_len(nest);
+    while (mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<const char*>(attr)))) {
+        f(attr);
+        attr = mnl_attr_next(attr);
+    }
+}
+
+// Starts a request in `buf`: the netlink header and the zeroed family header
+// that follows it.
+template <typename Header>
+std::pair<nlmsghdr*, Header*> startRequest(char* buf, uint16_t type, uint16_t flags) {
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = flags;
+    auto* header = static_cast<Header*>(mnl_nlmsg_put_extra_header(nlh, sizeof(Header)));
+    return {nlh, header};
+}
+
+// The size of a request buffer for startRequest.
+inline constexpr size_t kNetlinkRequestSize = 8192;
+
 class Netlink {
   public:
     [[nodiscard]] static Result<Netlink> open();
+
+    // Sends a request built with startRequest and reads until its ACK (or its
+    // dump ends), handing each reply message to `onMessage`; for the modules
+    // that speak the other rtnetlink families (tc: cls_bpf.h).
+    [[nodiscard]] Status request(nlmsghdr* request,
+                                 const std::function<void(const nlmsghdr*)>& onMessage = {});
 
     [[nodiscard]] Result<std::vector<LinkInfo>> links();
     // The first IPv4 address on an interface, in network byte order.

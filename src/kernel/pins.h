@@ -3,7 +3,11 @@
 // The layout of what l3afd pins under pin_root (docs/pin-layout.md):
 //
 //   <pin_root>/<kind>/<name>/<revision>/<object>   programs and maps of a loaded revision
-//   <pin_root>/<kind>/<name>/links/<ifname>@<hook> one bpf_link per attachment
+//   <pin_root>/<kind>/<name>/links/<ifname>@<hook> one entry per attachment: the
+//                                                  TCX bpf_link, or for cls_bpf and
+//                                                  XDP the program the hook runs
+//   <pin_root>/program/<name>/maps/<map>           a [[program]]'s maps, shared by
+//                                                  its revisions
 //
 // Everything under pin_root is l3afd's; nothing outside it is touched.
 
@@ -31,6 +35,9 @@ class PinLayout {
     }
     std::filesystem::path links(const std::string& kind, const std::string& name) const {
         return function(kind, name) / "links";
+    }
+    std::filesystem::path maps(const std::string& kind, const std::string& name) const {
+        return function(kind, name) / "maps";
     }
     std::filesystem::path link(const std::string& kind, const std::string& name,
                                const plan::Attachment& at) const {

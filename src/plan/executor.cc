@@ -23,19 +23,21 @@ const DesiredFunction* findDesired(const Desired& desired, const Action& action)
 Status run(const Action& action, const Desired& desired, Kernel& kernel,
            const ExecuteHooks& hooks) {
     const DesiredFunction* want = findDesired(desired, action);
+    if (action.type != ActionType::Detach && action.type != ActionType::Unload && !want)
+        return fail(EINVAL, "no desired function for this action");
     switch (action.type) {
     case ActionType::Load:
+        return kernel.load(*want);
+    case ActionType::WriteMaps:
+        return kernel.writeMaps(*want);
     case ActionType::Attach:
+        return kernel.attach(*want, action);
+    case ActionType::Move:
+        return kernel.move(*want, action);
     case ActionType::Update:
-        if (!want)
-            return fail(EINVAL, "no desired function for this action");
-        if (action.type == ActionType::Load)
-            return kernel.load(*want);
-        if (action.type == ActionType::Attach)
-            return kernel.attach(*want, *action.attachment);
-        return kernel.update(*want, *action.attachment);
+        return kernel.update(*want, action);
     case ActionType::Detach:
-        return kernel.detach(action.kind, action.name, *action.attachment);
+        return kernel.detach(action);
     case ActionType::Unload:
         if (hooks.before_unload)
             hooks.before_unload(action);

@@ -17,12 +17,18 @@ class Kernel {
   public:
     virtual ~Kernel() = default;
 
-    [[nodiscard]] virtual Result<Observed> observe() = 0;
+    // What l3afd has in the kernel, including the current values of the map
+    // entries `desired` declares (so a plan can tell which need writing).
+    [[nodiscard]] virtual Result<Observed> observeFor(const Desired& desired) = 0;
+    [[nodiscard]] Result<Observed> observe() { return observeFor(Desired{}); }
+
     [[nodiscard]] virtual Status load(const DesiredFunction& function) = 0;
-    [[nodiscard]] virtual Status attach(const DesiredFunction& function, const Attachment& at) = 0;
-    [[nodiscard]] virtual Status update(const DesiredFunction& function, const Attachment& at) = 0;
-    [[nodiscard]] virtual Status detach(const std::string& kind, const std::string& name,
-                                        const Attachment& at) = 0;
+    [[nodiscard]] virtual Status writeMaps(const DesiredFunction& function) = 0;
+    // Attach, Move and Update carry the attachment, its mechanism and placement.
+    [[nodiscard]] virtual Status attach(const DesiredFunction& function, const Action& action) = 0;
+    [[nodiscard]] virtual Status move(const DesiredFunction& function, const Action& action) = 0;
+    [[nodiscard]] virtual Status update(const DesiredFunction& function, const Action& action) = 0;
+    [[nodiscard]] virtual Status detach(const Action& action) = 0;
     [[nodiscard]] virtual Status unload(const std::string& kind, const std::string& name,
                                         const std::string& revision) = 0;
 };

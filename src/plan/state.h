@@ -19,6 +19,14 @@ namespace l3af::plan {
 enum class Hook { TcIngress, TcEgress, Xdp };
 const char* toString(Hook);
 
+// How a program is hooked to an interface.
+enum class Mechanism {
+    Tcx,    // a pinned TCX bpf_link (kernel 6.6+); order by before/after anchors
+    ClsBpf, // a cls_bpf filter on the clsact qdisc; order by its prio
+    Xdp,    // a component of libxdp's dispatcher; order by its run priority
+};
+const char* toString(Mechanism);
+
 struct Attachment {
     std::string interface;
     Hook hook = Hook::TcIngress;
@@ -45,7 +53,32 @@ struct MirrorSpec {
     std::vector<config::MirrorRule> rules;
 };
 
-using FunctionSpec = std::variant<FlowExporterSpec, TunnelSpec, MirrorSpec>;
+// Bytes of one map entry, encoded through the map's BTF.
+struct MapEntryBytes {
+    std::vector<uint8_t> key;
+    std::vector<uint8_t> value; // one CPU's value for per-CPU maps
+    bool operator==(const MapEntryBytes&) const = default;
+};
+
+// The entries the files declare for one map of a program.
+struct MapContents {
+    std::string map;
+    std::vector<MapEntryBytes> entries;
+    bool operator==(const MapContents&) const = default;
+};
+
+// Any eBPF program from an object file ([[program]]), resolved against the
+// object: the function exists and suits the hook, the declared maps exist
+// and their entries are encoded.
+struct ProgramSpec {
+    std::string object;        // path of the ELF object
+    std::string function;      // program (function) name in the object
+    std::string object_digest; // sha256 (hex) of the object's bytes when resolved
+    Hook hook = Hook::TcIngress;
+    std::vector<MapContents> maps; // declared entries, kept as declared
+};
+
+using FunctionSpec = std::variant<FlowExporterSpec, TunnelSpec, MirrorSpec, ProgramSpec>;
 
 struct DesiredFunction {
     std::string kind; // "flow_exporter"
@@ -58,6 +91,8 @@ struct DesiredFunction {
     // Interfaces that loading this function creates (a tunnel's veth pair):
     // its attachments to them are not pending.
     std::vector<std::string> provides_interfaces;
+    // Lower runs earlier among the functions on one hook.
+    uint32_t priority = 100;
 };
 
 struct ObservedAttachment {
@@ -67,6 +102,11 @@ struct ObservedAttachment {
     // the interface is gone or was recreated with another ifindex).
     bool live = false;
     std::string revision; // the revision whose program the link runs; "" unknown
+    Mechanism mechanism = Mechanism::Tcx;
+    uint32_t priority = 0; // ClsBpf prio or XDP run priority as found; 0 for TCX
+    // Index in the hook's chain as the kernel runs it (foreign programs
+    // included); for TCX, where the order is positional.
+    uint32_t position = 0;
 };
 
 struct ObservedFunction {
@@ -74,6 +114,9 @@ struct ObservedFunction {
     std::string name;
     std::vector<std::string> revisions; // loaded; more than one after an interrupted update
     std::vector<ObservedAttachment> attachments;
+    // For each map the desired state declares entries for: the values those
+    // keys hold now (a missing key has no entry here).
+    std::vector<MapContents> maps;
 };
 
 struct FunctionId {
@@ -87,6 +130,12 @@ struct Desired {
     // Declared, but what they need is not there yet (a device, an address):
     // whatever of them is in the kernel stays as it is.
     std::vector<FunctionId> held;
+    // How TC hooks are attached (Tcx or ClsBpf); XDP always uses Mechanism::Xdp.
+    Mechanism tc_mechanism = Mechanism::Tcx;
+
+    Mechanism mechanismFor(Hook hook) const {
+        return hook == Hook::Xdp ? Mechanism::Xdp : tc_mechanism;
+    }
 };
 
 struct Observed {

@@ -2,8 +2,10 @@
 // side on an sd-event loop (in a thread), the CLI side as the CLI calls it.
 
 #include "daemon/bus.h"
+#include "daemon/status_doc.h"
 #include "loop_thread.h"
 #include "private_bus.h"
+#include "status_state.h"
 
 #include <gtest/gtest.h>
 
@@ -111,7 +113,7 @@ class BusTest : public ::testing::Test {
                             .status =
                                 [this] {
                                     status_calls_++;
-                                    return status_;
+                                    return compose_status_ ? compose_status_() : status_;
                                 }};
     }
 
@@ -132,6 +134,8 @@ class BusTest : public ::testing::Test {
     // Set before startService(); read and written on the loop's thread after.
     Status reload_result_;
     std::string status_ = R"({"daemon":{"pid":1234,"last_error":null}})";
+    // When set, what the daemon's Status() composes instead of status_.
+    std::function<std::string()> compose_status_;
     int reloads_ = 0;
     int status_calls_ = 0;
 };
@@ -141,6 +145,57 @@ TEST_F(BusTest, StatusReturnsTheDaemonsJson) {
     auto status = callStatus();
     ASSERT_TRUE(status) << status.error().message();
     EXPECT_EQ(*status, status_);
+}
+
+// The daemon answers with the document `l3afd status --json` prints when it
+// composes from the same state: nothing lost or added on the way.
+TEST_F(BusTest, StatusIsTheStatusDocumentOfTheDaemonsState) {
+    const testing::StatusState state;
+    compose_status_ = [&state] { return statusText(statusDocument(state.runningDaemon())); };
+    startService();
+    auto reply = callStatus();
+    ASSERT_TRUE(reply) << reply.error().message();
+    const nlohmann::json status = nlohmann::json::parse(*reply, nullptr, false);
+    ASSERT_TRUE(status.is_object()) << *reply;
+    EXPECT_EQ(status, statusDocument(state.runningDaemon()));
+
+    for (const char* key :
+         {"config_dir", "pin_root", "daemon", "flow_exporters", "mirrors", "tunnels", "collectors"})
+        EXPECT_TRUE(status.contains(key)) << key << " missing from " << *reply;
+    EXPECT_FALSE(status.contains("config_errors")) << *reply;
+    EXPECT_EQ(status["config_dir"], state.configDir().string());
+    EXPECT_EQ(status["pin_root"], state.pinRoot());
+    EXPECT_EQ(status["daemon"]["running"], true);
+    EXPECT_EQ(status["daemon"]["pid"], 4242);
+    EXPECT_EQ(status["collectors"], state.account()["collectors"]);
+    ASSERT_EQ(status["flow_exporters"].size(), 1u) << *reply;
+    // The pins' view, merged with the daemon's counters.
+    const nlohmann::json& edge = status["flow_exporters"][0];
+    EXPECT_EQ(edge["name"], "edge");
+    EXPECT_EQ(edge["revisions"], nlohmann::json({"r1"}));
+    EXPECT_EQ(edge["attachments"], nlohmann::json::parse(R"([{"interface": "eth0",
+        "hook": "tc-ingress", "state": "detached", "mechanism": "tcx", "priority": 0, "position": 0, "link_id": 0, "revision": ""}])"));
+    EXPECT_EQ(edge["flows_active"], 7);
+    EXPECT_EQ(edge["records_exported"], 120);
+    ASSERT_EQ(status["tunnels"].size(), 1u) << *reply;
+    EXPECT_EQ(status["tunnels"][0]["name"], "gue0");
+}
+
+// sd-bus refuses strings that are not UTF-8; a diagnostic quoting a bad file
+// must not cost the answer.
+TEST_F(BusTest, StatusWithBytesThatAreNotUtf8StillCrossesTheBus) {
+    const testing::StatusState state;
+    compose_status_ = [&state] {
+        daemon::StatusSources sources = state.runningDaemon();
+        sources.daemon->at("daemon")["last_error"] = "10-edge.toml:1:9: unexpected '\xff'";
+        return statusText(statusDocument(sources));
+    };
+    startService();
+    auto reply = callStatus();
+    ASSERT_TRUE(reply) << reply.error().message();
+    const nlohmann::json status = nlohmann::json::parse(*reply, nullptr, false);
+    ASSERT_TRUE(status.is_object()) << *reply;
+    EXPECT_EQ(status["daemon"]["last_error"], "10-edge.toml:1:9: unexpected '\ufffd'");
 }
 
 TEST_F(BusTest, ReloadRunsTheReconcileAndAnnouncesIt) {

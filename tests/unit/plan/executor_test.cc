@@ -15,18 +15,22 @@ class RecordingKernel : public Kernel {
     std::vector<std::string> calls;
     std::string fail_on; // a call that fails, e.g. "load edge r2"
 
-    Result<Observed> observe() override { return Observed{}; }
+    Result<Observed> observeFor(const Desired&) override { return Observed{}; }
     Status load(const DesiredFunction& f) override {
         return record("load " + f.name + " " + f.revision);
     }
-    Status attach(const DesiredFunction& f, const Attachment& at) override {
-        return record("attach " + f.name + " " + at.str());
+    Status writeMaps(const DesiredFunction& f) override { return record("write " + f.name); }
+    Status attach(const DesiredFunction& f, const Action& a) override {
+        return record("attach " + f.name + " " + a.attachment->str());
     }
-    Status update(const DesiredFunction& f, const Attachment& at) override {
-        return record("update " + f.name + " " + at.str());
+    Status move(const DesiredFunction& f, const Action& a) override {
+        return record("move " + f.name + " " + a.attachment->str());
     }
-    Status detach(const std::string&, const std::string& name, const Attachment& at) override {
-        return record("detach " + name + " " + at.str());
+    Status update(const DesiredFunction& f, const Action& a) override {
+        return record("update " + f.name + " " + a.attachment->str());
+    }
+    Status detach(const Action& a) override {
+        return record("detach " + a.name + " " + a.attachment->str());
     }
     Status unload(const std::string&, const std::string& name, const std::string& rev) override {
         return record("unload " + name + " " + rev);
@@ -74,14 +78,15 @@ TEST(Executor, FailedLoadKeepsPreviousRevisionAndOthersStillApply) {
     ApplyReport report = execute(computePlan(want, seen), want, kernel);
     EXPECT_EQ(report.failures(), 1u);
     // edge: nothing after the failed load (r1 stays attached and loaded).
-    EXPECT_EQ(kernel.calls, (std::vector<std::string>{"load core r1", "attach core eth0 tc-ingress",
-                                                      "load edge r2"}));
-    const ActionResult& failed = report.results[2];
+    EXPECT_EQ(kernel.calls, (std::vector<std::string>{"load core r1", "load edge r2",
+                                                      "attach core eth0 tc-ingress"}));
+    const ActionResult& failed = report.results[1];
     ASSERT_TRUE(failed.error.has_value());
     EXPECT_EQ(failed.error->message(),
               "load flow_exporter 'edge' revision r2: verifier said no: Permission denied");
-    EXPECT_TRUE(report.results[3].skipped);
-    EXPECT_TRUE(report.results[4].skipped);
+    EXPECT_TRUE(report.results[2].skipped);  // update edge
+    EXPECT_FALSE(report.results[3].skipped); // attach core
+    EXPECT_TRUE(report.results[4].skipped);  // unload edge r1
 }
 
 TEST(Executor, FailedUpdateKeepsTheOldRevisionLoaded) {
