@@ -478,8 +478,8 @@ _l3afd_all_attached() {
 	json=$(l3afd_status_json) || return 1
 	jq -e '.daemon.running == true and .daemon.last_reload != null and
 		((.daemon.pending // []) | length == 0) and
-		([.flow_exporters[], .mirrors[]?, .tunnels[]? | .attachments[]] | length > 0) and
-		all(.flow_exporters[], .mirrors[]?, .tunnels[]? | .attachments[]; .state == "attached")' <<<"$json"
+		([.flow_exporters[], .mirrors[]?, .tunnels[]?, .programs[]? | .attachments[]] | length > 0) and
+		all(.flow_exporters[], .mirrors[]?, .tunnels[]?, .programs[]? | .attachments[]; .state == "attached")' <<<"$json"
 }
 
 # Starts `l3afd run` in the appliance namespace and waits until every
