@@ -45,7 +45,8 @@ if [ ! -f "$builddir/build.ninja" ]; then
 	meson setup "$builddir" "$repo" --prefix=/usr --sysconfdir=/etc --localstatedir=/var >&2
 fi
 log "building l3afd"
-ninja -C "$builddir" src/cli/l3afd >&2
+# l3afd and everything meson installs beside it (the example programs).
+ninja -C "$builddir" src/cli/l3afd bpf/examples/xdp_ratelimit.bpf.o bpf/examples/tc_counter.bpf.o >&2
 work="$out/.work"
 # --one-file-system: never into a chroot's mounts, should one be left.
 remove_work() { rm -rf --one-file-system "$work"; }
