@@ -1,6 +1,7 @@
 #include "kernel/program_function.h"
 
 #include "common/unique_fd.h"
+#include "kernel/bpf_object.h"
 #include "kernel/libbpf_log.h"
 #include "kernel/pins.h"
 
@@ -16,23 +17,6 @@ namespace l3af::kernel {
 namespace fs = std::filesystem;
 
 namespace {
-
-struct ObjectDeleter {
-    void operator()(bpf_object* object) const { bpf_object__close(object); }
-};
-using Object = std::unique_ptr<bpf_object, ObjectDeleter>;
-
-// Whether a pinned map can stand in for the object's definition of it.
-bool fits(int fd, const bpf_map* map) {
-    bpf_map_info info{};
-    uint32_t len = sizeof info;
-    if (bpf_map_get_info_by_fd(fd, &info, &len) != 0)
-        return false;
-    return info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
-           info.value_size == bpf_map__value_size(map) &&
-           info.max_entries == bpf_map__max_entries(map) &&
-           info.map_flags == bpf_map__map_flags(map);
-}
 
 bool perCpu(bpf_map_type type) {
     return type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_PERCPU_HASH ||
@@ -74,39 +58,17 @@ const char* programProgramFor(plan::Hook) {
 Status loadProgramRevision(const plan::ProgramSpec& spec, const fs::path& dir,
                            const fs::path& maps_dir) {
     LibbpfLogCapture log;
-    Object object(bpf_object__open_file(spec.object.c_str(), nullptr));
+    BpfObjectPtr object(bpf_object__open_file(spec.object.c_str(), nullptr));
     if (!object)
         return failErrno("open " + spec.object + log.summary());
-    bpf_program* program = nullptr;
-    bpf_program* each = nullptr;
-    bpf_object__for_each_program(each, object.get()) {
-        const bool wanted = spec.function == bpf_program__name(each);
-        bpf_program__set_autoload(each, wanted);
-        if (wanted)
-            program = each;
-    }
+    bpf_program* program = loadOnly(object.get(), spec.function);
     if (!program)
         return fail(ENOENT, spec.object + " has no function " + spec.function);
 
     // Maps already pinned for this function keep their contents.
-    std::vector<std::pair<bpf_map*, fs::path>> toPin;
-    bpf_map* map = nullptr;
-    bpf_object__for_each_map(map, object.get()) {
-        if (bpf_map__is_internal(map))
-            continue;
-        // l3afd decides where maps live: an object's LIBBPF_PIN_BY_NAME
-        // would put them in /sys/fs/bpf, outside pin_root.
-        if (bpf_map__set_pin_path(map, nullptr) != 0)
-            return failErrno(std::string("unpin map ") + bpf_map__name(map));
-        const fs::path pin = maps_dir / bpf_map__name(map);
-        UniqueFd pinned(bpf_obj_get(pin.c_str()));
-        if (pinned && fits(pinned.get(), map)) {
-            if (bpf_map__reuse_fd(map, pinned.get()) != 0)
-                return failErrno("reuse map " + pin.string());
-            continue;
-        }
-        toPin.emplace_back(map, pin);
-    }
+    auto toPin = reusePinnedMaps(object.get(), maps_dir);
+    if (!toPin)
+        return std::unexpected(toPin.error());
     if (int err = bpf_object__load(object.get()); err != 0)
         return fail(-err, "load " + spec.function + " from " + spec.object + log.summary());
 
@@ -114,14 +76,8 @@ Status loadProgramRevision(const plan::ProgramSpec& spec, const fs::path& dir,
         return made;
     if (Status made = makePinDirectory(maps_dir); !made)
         return made;
-    for (const auto& [m, pin] : toPin) {
-        // A map whose definition changed starts afresh; the revision still
-        // running keeps the old one until it is unloaded.
-        if (::unlink(pin.c_str()) != 0 && errno != ENOENT)
-            return failErrno("unpin " + pin.string());
-        if (bpf_obj_pin(bpf_map__fd(m), pin.c_str()) != 0)
-            return failErrno("pin " + pin.string());
-    }
+    if (Status pinned = pinNewMaps(*toPin); !pinned)
+        return pinned;
     const fs::path prog = dir / programProgramFor(spec.hook);
     if (bpf_obj_pin(bpf_program__fd(program), prog.c_str()) != 0) {
         Error error = Error::fromErrno("pin " + prog.string());

@@ -1,10 +1,11 @@
 #include "kernel/program_object.h"
 
 #include "common/unique_fd.h"
+#include "kernel/bpf_object.h"
+#include "kernel/function_types.h"
 #include "kernel/hash.h"
 #include "kernel/libbpf_log.h"
 #include "program/encode.h"
-#include "program/sha256.h"
 #include "program/suggest.h"
 #include "program/type_desc.h"
 
@@ -30,21 +31,12 @@ namespace {
 using config::Diagnostic;
 using program::TypeRef;
 
-// The kind the reconcile core names programs by; part of the revision so
-// that it never equals another kind's.
-constexpr std::string_view kKind = "program";
-
-struct ObjectCloser {
-    void operator()(bpf_object* object) const { bpf_object__close(object); }
-};
-using ObjectPtr = std::unique_ptr<bpf_object, ObjectCloser>;
-
 // One object file, read and opened once. libbpf parses the ELF from
 // `bytes` until the object is closed, so the bytes are declared first and
 // outlive it.
 struct ObjectFile {
     std::vector<uint8_t> bytes;
-    ObjectPtr object;
+    BpfObjectPtr object;
     std::string digest;
     std::optional<std::string> unreadable; // why it cannot be read
     std::optional<std::string> not_bpf;    // why libbpf refused it
@@ -99,7 +91,7 @@ std::unique_ptr<ObjectFile> openObject(const std::string& path) {
         return file;
     }
     file->bytes = std::move(*bytes);
-    file->digest = program::sha256Hex(file->bytes);
+    file->digest = ContentHash().add(file->bytes.data(), file->bytes.size()).hex();
     if (file->bytes.empty()) {
         file->not_bpf = "the file is empty";
         return file;
@@ -531,7 +523,7 @@ ResolvedPrograms resolvePrograms(const config::Config& config) {
 
 std::string programRevision(const plan::ProgramSpec& spec) {
     return ContentHash()
-        .add(kKind)
+        .add(kProgramKind)
         .add(spec.object_digest)
         .add(spec.function)
         .add(plan::toString(spec.hook))

@@ -1,6 +1,7 @@
 #include "kernel/xdp_chain.h"
 
 #include "common/unique_fd.h"
+#include "kernel/bpf_object.h"
 #include "kernel/libbpf_log.h"
 
 #include <bpf/bpf.h>
@@ -129,11 +130,6 @@ struct ProgramDeleter {
 };
 using Program = std::unique_ptr<xdp_program, ProgramDeleter>;
 
-struct ObjectDeleter {
-    void operator()(bpf_object* object) const { bpf_object__close(object); }
-};
-using Object = std::unique_ptr<bpf_object, ObjectDeleter>;
-
 // The error with what the libraries said while it happened.
 std::unexpected<Error> withLog(const Error& error, const LogCapture& log) {
     return std::unexpected<Error>(Error(error.code(), error.context() + log.summary()));
@@ -183,44 +179,6 @@ std::vector<XdpComponent> componentsOf(const xdp_multiprog* mp) {
 bool kernelLoadsFreplace() {
     static const bool supported = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_EXT, nullptr) == 1;
     return supported;
-}
-
-// Whether a pinned map can stand in for the object's definition of it.
-bool fits(int fd, const bpf_map* map) {
-    bpf_map_info info{};
-    uint32_t len = sizeof info;
-    if (bpf_map_get_info_by_fd(fd, &info, &len) != 0)
-        return false;
-    return info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
-           info.value_size == bpf_map__value_size(map) &&
-           info.max_entries == bpf_map__max_entries(map) &&
-           info.map_flags == bpf_map__map_flags(map);
-}
-
-// Points the object's maps at the fitting pins of `map_dir`; returns the
-// maps to pin once the program runs (new, or whose pin no longer fits).
-// Internal maps (.rodata, .data, .bss) belong to one build of the object.
-Result<std::vector<std::pair<bpf_map*, fs::path>>> reusePinnedMaps(bpf_object* object,
-                                                                   const fs::path& map_dir) {
-    std::vector<std::pair<bpf_map*, fs::path>> to_pin;
-    bpf_map* map = nullptr;
-    bpf_object__for_each_map(map, object) {
-        if (bpf_map__is_internal(map))
-            continue;
-        // Pins are made here, in map_dir, not where a `pinning` attribute
-        // would have libbpf put them (/sys/fs/bpf/<name>).
-        if (bpf_map__set_pin_path(map, nullptr) != 0)
-            return failErrno("clear the pin path of map " + std::string(bpf_map__name(map)));
-        fs::path pin = map_dir / bpf_map__name(map);
-        UniqueFd pinned(bpf_obj_get(pin.c_str()));
-        if (pinned && fits(pinned.get(), map)) {
-            if (bpf_map__reuse_fd(map, pinned.get()) != 0)
-                return failErrno("reuse map " + pin.string());
-            continue;
-        }
-        to_pin.emplace_back(map, std::move(pin));
-    }
-    return to_pin;
 }
 
 Status makeDirectories(const fs::path& dir) {
@@ -331,18 +289,11 @@ Result<uint32_t> attachXdp(unsigned ifindex, const fs::path& object, const std::
     if (Status writable = checkLibxdpPinDirectory(); !writable)
         return std::unexpected(writable.error().wrap(what));
 
-    Object obj(bpf_object__open_file(object.c_str(), nullptr));
+    BpfObjectPtr obj(bpf_object__open_file(object.c_str(), nullptr));
     if (!obj)
         return failErrno(what + ": open" + log.summary());
-    bpf_program* wanted = nullptr;
-    bpf_program* each = nullptr;
     // Only the function goes into the kernel, not its neighbours.
-    bpf_object__for_each_program(each, obj.get()) {
-        const bool is_it = function == bpf_program__name(each);
-        bpf_program__set_autoload(each, is_it);
-        if (is_it)
-            wanted = each;
-    }
+    bpf_program* wanted = loadOnly(obj.get(), function);
     if (!wanted)
         return fail(ENOENT, what + ": the object has no function " + function);
     log.captureVerifier(wanted);
@@ -383,15 +334,8 @@ Result<uint32_t> attachXdp(unsigned ifindex, const fs::path& object, const std::
     };
     if (Status made = makeDirectories(map_dir); !made)
         return undo(made.error().wrap(what));
-    for (const auto& [map, pin] : *to_pin) {
-        // A map whose definition changed starts afresh; a program still
-        // running with the old one keeps it until it is unloaded.
-        if (::unlink(pin.c_str()) != 0 && errno != ENOENT)
-            return undo(Error::fromErrno(what + ": unpin " + pin.string()));
-        if (bpf_obj_pin(bpf_map__fd(map), pin.c_str()) != 0)
-            return undo(Error::fromErrno(what + ": pin " + pin.string()));
-        pinned.push_back(pin);
-    }
+    if (Status made = pinNewMaps(*to_pin, &pinned); !made)
+        return undo(made.error().wrap(what));
     if (Status made = makeDirectories(prog_pin.parent_path()); !made)
         return undo(made.error().wrap(what));
     if (bpf_obj_pin(xdp_program__fd(prog.get()), prog_pin.c_str()) != 0)
