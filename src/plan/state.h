@@ -73,7 +73,7 @@ struct MapContents {
 struct ProgramSpec {
     std::string object;        // path of the ELF object
     std::string function;      // program (function) name in the object
-    std::string object_digest; // sha256 (hex) of the object's bytes when resolved
+    std::string object_digest; // content hash (hex) of the object's bytes when resolved
     Hook hook = Hook::TcIngress;
     std::vector<MapContents> maps; // declared entries, kept as declared
 };

@@ -5,7 +5,7 @@
 #include "kernel/program_object.h"
 
 #include "config/loader.h"
-#include "program/sha256.h"
+#include "kernel/hash.h"
 
 #include <gtest/gtest.h>
 
@@ -126,7 +126,7 @@ TEST_F(ResolveTest, GoodProgramsResolveToTheirSpecsWithExactEntryBytes) {
 
     std::ifstream in(samplePath(), std::ios::binary);
     const Bytes file{std::istreambuf_iterator<char>(in), {}};
-    const std::string digest = program::sha256Hex(file);
+    const std::string digest = kernel::ContentHash().add(file.data(), file.size()).hex();
 
     const plan::ProgramSpec& counter = resolved.specs.at("counter");
     EXPECT_EQ(counter.object, samplePath());
