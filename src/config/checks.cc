@@ -194,4 +194,17 @@ size_t editDistance(std::string_view a, std::string_view b) {
     return row[b.size()];
 }
 
+std::string_view closestName(std::string_view wanted, std::span<const std::string_view> names) {
+    std::string_view closest;
+    size_t best = 3; // more than two edits away is not a typo
+    for (std::string_view name : names) {
+        const size_t distance = editDistance(wanted, name);
+        if (distance < best && distance < name.size()) {
+            best = distance;
+            closest = name;
+        }
+    }
+    return closest;
+}
+
 } // namespace l3af::config

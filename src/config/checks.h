@@ -7,6 +7,7 @@
 
 #include <expected>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -46,5 +47,9 @@ std::optional<std::string> listenAddressProblem(std::string_view text);
 
 // Levenshtein distance, for "did you mean" hints on misspelled keys.
 size_t editDistance(std::string_view a, std::string_view b);
+
+// The name `wanted` is likely a typo of: at most two edits away (and fewer
+// than the name's length), the closest first; "" when there is none.
+std::string_view closestName(std::string_view wanted, std::span<const std::string_view> names);
 
 } // namespace l3af::config

@@ -53,16 +53,7 @@ std::string unknownKeyMessage(std::string_view key, std::string_view where,
                               std::span<const std::string_view> allowed) {
     std::string message = "unknown key " + inQuotes(key) + " " + std::string(where) +
                           "; expected one of: " + joined(allowed);
-    std::string_view closest;
-    size_t best = 3; // more than two edits away is not a typo
-    for (std::string_view candidate : allowed) {
-        const size_t distance = editDistance(key, candidate);
-        if (distance < best && distance < candidate.size()) {
-            best = distance;
-            closest = candidate;
-        }
-    }
-    if (!closest.empty())
+    if (const std::string_view closest = closestName(key, allowed); !closest.empty())
         message += " (did you mean " + inQuotes(closest) + "?)";
     return message;
 }
