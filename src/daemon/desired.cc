@@ -125,12 +125,8 @@ plan::Hook hookOf(config::ProgramHook hook) {
     return plan::Hook::TcIngress;
 }
 
-void addPrograms(const config::Config& config, DesiredState& out) {
-    if (config.programs.empty())
-        return;
-    // Objects are read afresh on every reconcile: a rebuilt object file is a
-    // new revision even when the TOML did not change.
-    kernel::ResolvedPrograms resolved = kernel::resolvePrograms(config);
+void addPrograms(const config::Config& config, const kernel::ResolvedPrograms& resolved,
+                 DesiredState& out) {
     for (const config::Diagnostic& d : resolved.errors)
         out.errors.push_back(d.str());
     for (const config::Program& program : config.programs) {
@@ -209,12 +205,17 @@ KernelFacts liveKernelFacts() {
 }
 
 DesiredState desiredState(const config::Config& config, const KernelFacts& facts) {
+    return desiredState(config, facts, kernel::resolvePrograms(config));
+}
+
+DesiredState desiredState(const config::Config& config, const KernelFacts& facts,
+                          const kernel::ResolvedPrograms& programs) {
     DesiredState out;
     out.desired.tc_mechanism = tcMechanism(config.daemon.tc_mode);
     addFlowExporters(config, out);
     addTunnels(config, facts, out);
     addMirrors(config, facts, out);
-    addPrograms(config, out);
+    addPrograms(config, programs, out);
     return out;
 }
 

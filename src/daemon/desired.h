@@ -6,6 +6,7 @@
 
 #include "config/loader.h"
 #include "config/model.h"
+#include "kernel/program_object.h"
 #include "plan/state.h"
 
 #include <cstdint>
@@ -32,6 +33,12 @@ struct DesiredState {
     std::vector<std::string> errors;  // file:line:column: error: ...
 };
 
+// `programs`: the config's [[program]]s resolved against their objects
+// (kernel::resolvePrograms), once per reconcile: a reconcile computes the
+// desired state in every round.
+DesiredState desiredState(const config::Config& config, const KernelFacts& facts,
+                          const kernel::ResolvedPrograms& programs);
+// The same, resolving the programs now.
 DesiredState desiredState(const config::Config& config, const KernelFacts& facts);
 
 // The files, and the objects their [[program]]s name: an object that is

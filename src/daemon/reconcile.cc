@@ -5,8 +5,11 @@ namespace l3af::daemon {
 ReconcileReport reconcile(const config::Config& config, plan::Kernel& kernel,
                           const KernelFacts& facts, const plan::ExecuteHooks& hooks) {
     ReconcileReport report;
+    // Objects are read afresh on every reconcile (a rebuilt object file is a
+    // new revision even when the TOML did not change), but once per reconcile.
+    const kernel::ResolvedPrograms programs = kernel::resolvePrograms(config);
     for (int round = 0; round < 3; round++) {
-        const DesiredState want = desiredState(config, facts);
+        const DesiredState want = desiredState(config, facts, programs);
         auto observed = kernel.observeFor(want.desired);
         if (!observed) {
             report.observe_failed = true;
