@@ -144,12 +144,105 @@ Result<int> BpfKernel::openRevisionProgram(const std::string& kind, const std::s
     return fd;
 }
 
+namespace {
+
+// What the hooks run, each asked of the kernel at most once per observe.
+class HookViews {
+  public:
+    const std::vector<uint32_t>& tcxLinks(unsigned ifindex, plan::Hook hook) {
+        auto [it, fresh] = tcx_.try_emplace({ifindex, hook});
+        if (fresh)
+            it->second = tcxLinkOrder(ifindex, hook);
+        return it->second;
+    }
+    const std::vector<ClsBpfFilter>& filters(unsigned ifindex, plan::Hook hook) {
+        auto [it, fresh] = filters_.try_emplace({ifindex, hook});
+        if (fresh) {
+            if (auto listed = listClsBpf(ifindex, isIngress(hook)))
+                it->second = std::move(*listed);
+        }
+        return it->second;
+    }
+    const std::vector<XdpComponent>& xdp(unsigned ifindex) {
+        auto [it, fresh] = xdp_.try_emplace(ifindex);
+        if (fresh) {
+            if (auto listed = listXdp(ifindex))
+                it->second = std::move(*listed);
+        }
+        return it->second;
+    }
+
+  private:
+    std::map<std::pair<unsigned, plan::Hook>, std::vector<uint32_t>> tcx_;
+    std::map<std::pair<unsigned, plan::Hook>, std::vector<ClsBpfFilter>> filters_;
+    std::map<unsigned, std::vector<XdpComponent>> xdp_;
+};
+
+// Index of the first element whose `field` equals `value`, if any.
+template <typename T, typename V, typename F>
+std::optional<uint32_t> indexOf(const std::vector<T>& list, const V& value, F field) {
+    auto it = std::ranges::find(list, value, field);
+    if (it == list.end())
+        return std::nullopt;
+    return static_cast<uint32_t>(it - list.begin());
+}
+
+// One attachment read back from its pin (pin-layout.md): a TCX link, or the
+// program a cls_bpf filter or an XDP dispatcher component runs. `revisionOf`
+// names the revision a program id belongs to.
+template <typename RevisionOf>
+plan::ObservedAttachment observeAttachment(const plan::Attachment& at, const fs::path& pin,
+                                           const std::string& filter_name,
+                                           const RevisionOf& revisionOf, HookViews& views) {
+    plan::ObservedAttachment link{at, 0, false, ""};
+    UniqueFd fd(bpf_obj_get(pin.c_str()));
+    const BpfObject type = fd ? objectType(fd.get()) : BpfObject::Other;
+    const unsigned ifindex = if_nametoindex(at.interface.c_str());
+    if (type == BpfObject::Link) {
+        bpf_link_info info{};
+        uint32_t len = sizeof info;
+        if (bpf_link_get_info_by_fd(fd.get(), &info, &len) != 0)
+            return link;
+        link.link_id = info.id;
+        link.live = info.type == BPF_LINK_TYPE_TCX && ifindex != 0 && info.tcx.ifindex == ifindex;
+        link.revision = revisionOf(info.prog_id);
+        if (link.live)
+            link.position =
+                indexOf(views.tcxLinks(ifindex, at.hook), info.id, std::identity{}).value_or(0);
+        return link;
+    }
+    if (type != BpfObject::Program)
+        return link; // neither a link nor a program: a stale pin, detached
+    link.mechanism = at.hook == plan::Hook::Xdp ? plan::Mechanism::Xdp : plan::Mechanism::ClsBpf;
+    if (ifindex == 0)
+        return link; // the interface is gone, and its hooks with it
+    if (link.mechanism == plan::Mechanism::Xdp) {
+        const auto id = programId(fd.get());
+        const auto& chain = views.xdp(ifindex);
+        if (auto at_index = id ? indexOf(chain, *id, &XdpComponent::prog_id) : std::nullopt) {
+            link.live = true;
+            link.priority = chain[*at_index].run_prio;
+            link.position = *at_index;
+            link.revision = revisionOf(*id);
+        }
+        return link;
+    }
+    const auto& filters = views.filters(ifindex, at.hook);
+    if (auto at_index = indexOf(filters, filter_name, &ClsBpfFilter::name)) {
+        link.live = true;
+        link.priority = filters[*at_index].prio;
+        link.position = *at_index;
+        link.revision = revisionOf(filters[*at_index].prog_id);
+    }
+    return link;
+}
+
+} // namespace
+
 Result<plan::Observed> BpfKernel::observeFor(const plan::Desired& desired) {
     plan::Observed observed;
     observed.interfaces = presentInterfaces();
-    std::map<std::pair<unsigned, plan::Hook>, std::vector<uint32_t>> tcxOrders;
-    std::map<std::pair<unsigned, plan::Hook>, std::vector<ClsBpfFilter>> filters;
-    std::map<unsigned, std::vector<XdpComponent>> xdpChains;
+    HookViews views;
 
     for (const std::string& kind : knownKinds()) {
         for (const std::string& name : listDirectory(pins_.root() / kind)) {
@@ -171,74 +264,12 @@ Result<plan::Observed> BpfKernel::observeFor(const plan::Desired& desired) {
                 auto it = revisionOfProgram.find(prog_id);
                 return it == revisionOfProgram.end() ? std::string() : it->second;
             };
-
             for (const std::string& file : listDirectory(pins_.links(kind, name))) {
-                auto at = PinLayout::parseLinkFileName(file);
-                if (!at)
-                    continue;
-                plan::ObservedAttachment link{*at, 0, false, ""};
-                const fs::path path = pins_.links(kind, name) / file;
-                UniqueFd fd(bpf_obj_get(path.c_str()));
-                const unsigned ifindex = if_nametoindex(at->interface.c_str());
-                bpf_link_info info{};
-                uint32_t len = sizeof info;
-                if (fd && objectType(fd.get()) == BpfObject::Link &&
-                    bpf_link_get_info_by_fd(fd.get(), &info, &len) == 0) {
-                    link.mechanism = plan::Mechanism::Tcx;
-                    link.link_id = info.id;
-                    link.live = info.type == BPF_LINK_TYPE_TCX && ifindex != 0 &&
-                                info.tcx.ifindex == ifindex;
-                    link.revision = revisionOf(info.prog_id);
-                    if (link.live) {
-                        auto& order = tcxOrders[{ifindex, at->hook}];
-                        if (order.empty())
-                            order = tcxLinkOrder(ifindex, at->hook);
-                        auto pos = std::ranges::find(order, info.id);
-                        link.position = static_cast<uint32_t>(pos - order.begin());
-                    }
-                } else if (!fd || objectType(fd.get()) != BpfObject::Program) {
-                    // Neither a link nor a program: a stale pin, detached.
-                    link.mechanism = plan::Mechanism::Tcx;
-                } else if (at->hook == plan::Hook::Xdp) {
-                    // The pin is the component program libxdp's dispatcher runs.
-                    link.mechanism = plan::Mechanism::Xdp;
-                    const auto id = fd ? programId(fd.get()) : std::nullopt;
-                    if (id && ifindex != 0) {
-                        auto& chain = xdpChains[ifindex];
-                        if (chain.empty()) {
-                            if (auto listed = listXdp(ifindex))
-                                chain = std::move(*listed);
-                        }
-                        auto c = std::ranges::find(chain, *id, &XdpComponent::prog_id);
-                        if (c != chain.end()) {
-                            link.live = true;
-                            link.priority = c->run_prio;
-                            link.position = static_cast<uint32_t>(c - chain.begin());
-                            link.revision = revisionOf(*id);
-                        }
-                    }
-                } else {
-                    // cls_bpf: the filter named for this function on the hook.
-                    link.mechanism = plan::Mechanism::ClsBpf;
-                    if (ifindex != 0) {
-                        auto& list = filters[{ifindex, at->hook}];
-                        if (list.empty()) {
-                            if (auto listed = listClsBpf(ifindex, isIngress(at->hook)))
-                                list = std::move(*listed);
-                        }
-                        auto f =
-                            std::ranges::find(list, clsBpfName(kind, name), &ClsBpfFilter::name);
-                        if (f != list.end()) {
-                            link.live = true;
-                            link.priority = f->prio;
-                            link.position = static_cast<uint32_t>(f - list.begin());
-                            link.revision = revisionOf(f->prog_id);
-                        }
-                    }
-                }
-                function.attachments.push_back(std::move(link));
+                if (auto at = PinLayout::parseLinkFileName(file))
+                    function.attachments.push_back(
+                        observeAttachment(*at, pins_.links(kind, name) / file,
+                                          clsBpfName(kind, name), revisionOf, views));
             }
-
             for (const plan::DesiredFunction& want : desired.functions) {
                 const auto* spec = std::get_if<plan::ProgramSpec>(&want.spec);
                 if (spec && want.kind == kind && want.name == name)
@@ -445,9 +476,7 @@ Status BpfKernel::update(const plan::DesiredFunction& function, const plan::Acti
 Status BpfKernel::detach(const plan::Action& action) {
     const fs::path path = pins_.link(action.kind, action.name, *action.attachment);
     UniqueFd pinned(bpf_obj_get(path.c_str()));
-    plan::Action found = action;
-    found.found_mechanism = action.mechanism;
-    if (Status removed = removeFound(found, pinned.get()); !removed)
+    if (Status removed = removeFound(action, pinned.get()); !removed)
         return removed;
     return unpin(path);
 }
@@ -478,10 +507,7 @@ Status BpfKernel::reset() {
         return std::unexpected(observed.error());
     for (const plan::ObservedFunction& f : observed->functions) {
         for (const plan::ObservedAttachment& link : f.attachments) {
-            plan::Action action{plan::ActionType::Detach, f.kind, f.name, "", link.attachment};
-            action.mechanism = action.found_mechanism = link.mechanism;
-            action.found_priority = link.priority;
-            if (Status done = detach(action); !done)
+            if (Status done = detach(plan::detachAction({f.kind, f.name}, link)); !done)
                 return done;
         }
     }

@@ -241,6 +241,13 @@ void planChain(const Attachment& at, const std::vector<Member>& chain, Mechanism
 
 } // namespace
 
+Action detachAction(const FunctionId& id, const ObservedAttachment& link) {
+    Action action{ActionType::Detach, id.kind, id.name, "", link.attachment};
+    action.mechanism = action.found_mechanism = link.mechanism;
+    action.found_priority = link.priority;
+    return action;
+}
+
 Plan computePlan(const Desired& desired, const Observed& observed) {
     Plan plan;
     std::vector<Action> deadLinks;
@@ -248,13 +255,6 @@ Plan computePlan(const Desired& desired, const Observed& observed) {
     std::map<Attachment, std::vector<Member>> chains;
     const auto seenIndex = indexById(observed.functions);
     const auto wantIndex = indexById(desired.functions);
-
-    const auto detach = [](const FunctionId& id, const ObservedAttachment& link) {
-        Action action{ActionType::Detach, id.kind, id.name, "", link.attachment};
-        action.mechanism = action.found_mechanism = link.mechanism;
-        action.found_priority = link.priority;
-        return action;
-    };
 
     for (const auto& [id, want] : wantIndex) {
         auto it = seenIndex.find(id);
@@ -282,7 +282,7 @@ Plan computePlan(const Desired& desired, const Observed& observed) {
             if (link && !link->live) {
                 // The interface went away or was recreated: the old link is
                 // dead and its pin must go before a new one takes its place.
-                deadLinks.push_back(detach(id, *link));
+                deadLinks.push_back(detachAction(id, *link));
                 link = nullptr;
             }
             const bool present = observed.interfaces.contains(at.interface) ||
@@ -297,7 +297,7 @@ Plan computePlan(const Desired& desired, const Observed& observed) {
 
         // Attachments no longer wanted.
         for (const auto& [at, link] : links)
-            removals.push_back(detach(id, *link));
+            removals.push_back(detachAction(id, *link));
         if (seen) {
             for (const std::string& revision : seen->revisions) {
                 if (revision != want->revision)
@@ -321,7 +321,7 @@ Plan computePlan(const Desired& desired, const Observed& observed) {
         if (wantIndex.contains(id) || held)
             continue;
         for (const ObservedAttachment& link : seen->attachments)
-            removals.push_back(detach(id, link));
+            removals.push_back(detachAction(id, link));
         for (const std::string& revision : seen->revisions)
             removals.push_back(Action{ActionType::Unload, seen->kind, seen->name, revision, {}});
     }

@@ -61,6 +61,9 @@ struct Plan {
     bool empty() const { return actions.empty(); }
 };
 
+// The action that removes an attachment as it was found.
+Action detachAction(const FunctionId& id, const ObservedAttachment& link);
+
 // Loads and map writes come first, so that every attachment can move to the
 // new revision with an atomic update and finds its maps filled; then each
 // hook's chain is put in priority order; removals come last.
