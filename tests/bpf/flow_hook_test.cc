@@ -5,16 +5,13 @@
 // Runs in a network namespace of its own, on a veth pair.
 
 #include "flow_harness.h"
+#include "netns.h"
 
 #include <gtest/gtest.h>
-#include <linux/if_packet.h>
 #include <net/if.h>
-#include <sched.h>
-#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdlib>
-#include <fcntl.h>
 #include <memory>
 #include <thread>
 
@@ -23,43 +20,6 @@ namespace {
 
 constexpr char kA4[] = "192.0.2.1";
 constexpr char kB4[] = "198.51.100.2";
-
-// Moves this thread into a fresh network namespace and back out when done.
-class ScopedNetns {
-  public:
-    ScopedNetns() : original_(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) {
-        entered_ = original_ >= 0 && ::unshare(CLONE_NEWNET) == 0;
-    }
-    ~ScopedNetns() {
-        if (entered_)
-            ::setns(original_, CLONE_NEWNET);
-        if (original_ >= 0)
-            ::close(original_);
-    }
-    ScopedNetns(const ScopedNetns&) = delete;
-    ScopedNetns& operator=(const ScopedNetns&) = delete;
-    bool entered() const { return entered_; }
-
-  private:
-    int original_;
-    bool entered_ = false;
-};
-
-// Sends frames out of one veth end with a packet socket: they arrive at the
-// peer's ingress as if from a wire.
-bool sendFrame(int ifindex, const Bytes& frame) {
-    int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    sockaddr_ll addr{};
-    addr.sll_family = AF_PACKET;
-    addr.sll_ifindex = ifindex;
-    addr.sll_halen = ETH_ALEN;
-    ssize_t sent = ::sendto(fd, frame.data(), frame.size(), 0,
-                            reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
-    ::close(fd);
-    return sent == static_cast<ssize_t>(frame.size());
-}
 
 // Waits for the softirq that runs the peer's ingress to count the packet.
 std::optional<flow_value> awaitFlow(const FlowProgram& program, const flow_key& key) {

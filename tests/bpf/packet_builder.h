@@ -10,6 +10,8 @@
 // (ihl(), cutL4(), truncateFrame()). The IPv4 header checksum is filled in;
 // L4 checksums are left zero: nothing under test reads them.
 
+#include "checksum.h"
+
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <netinet/in.h>
@@ -320,12 +322,7 @@ class PacketBuilder {
         frame.insert(frame.end(), src_, src_ + 4);
         frame.insert(frame.end(), dst_, dst_ + 4);
         frame.insert(frame.end(), ipv4_options_, 1); // NOP options
-        uint32_t sum = 0;
-        for (size_t i = start; i < start + header; i += 2)
-            sum += static_cast<uint32_t>(frame[i] << 8 | frame[i + 1]);
-        while (sum >> 16)
-            sum = (sum & 0xffff) + (sum >> 16);
-        put16At(frame, start + 10, static_cast<uint16_t>(~sum));
+        put16At(frame, start + 10, foldComplement(onesSum(frame.data() + start, header)));
         frame.insert(frame.end(), l4.begin(), l4.end());
     }
 

@@ -12,19 +12,16 @@
 #include "kernel/cls_bpf.h"
 
 #include "cls_order.skel.h"
+#include "netns.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <net/if.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -34,87 +31,14 @@
 namespace l3af::kernel {
 namespace {
 
+using test::ScopedNetns;
+using test::sh;
+using test::shOutput;
+using test::SideNetns;
+
 constexpr char kHookAddress[] = "10.77.0.1";
 constexpr char kPeerAddress[] = "10.77.0.2";
 constexpr int kPings = 3;
-
-bool sh(const std::string& command) {
-    return std::system((command + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-std::string shOutput(const std::string& command) {
-    std::string out;
-    if (FILE* pipe = ::popen((command + " 2>&1").c_str(), "r")) {
-        char buf[512];
-        while (std::fgets(buf, sizeof buf, pipe))
-            out += buf;
-        ::pclose(pipe);
-    }
-    return out;
-}
-
-// Moves this thread into a fresh network namespace and back out when done;
-// the devices made inside go with it.
-class ScopedNetns {
-  public:
-    ScopedNetns() : original_(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) {
-        entered_ = original_ >= 0 && ::unshare(CLONE_NEWNET) == 0;
-    }
-    ~ScopedNetns() {
-        if (entered_)
-            ::setns(original_, CLONE_NEWNET);
-        if (original_ >= 0)
-            ::close(original_);
-    }
-    ScopedNetns(const ScopedNetns&) = delete;
-    ScopedNetns& operator=(const ScopedNetns&) = delete;
-
-    bool entered() const { return entered_; }
-    // The namespace this one was made from, for making a sibling.
-    int original() const { return original_; }
-
-  private:
-    int original_;
-    bool entered_ = false;
-};
-
-// A second namespace beside the current one, for the veth peer: entered only
-// to run something there.
-class PeerNetns {
-  public:
-    PeerNetns() {
-        int here = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-        if (here >= 0 && ::unshare(CLONE_NEWNET) == 0) {
-            self_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-            ::setns(here, CLONE_NEWNET);
-        }
-        if (here >= 0)
-            ::close(here);
-    }
-    ~PeerNetns() {
-        if (self_ >= 0)
-            ::close(self_);
-    }
-    PeerNetns(const PeerNetns&) = delete;
-    PeerNetns& operator=(const PeerNetns&) = delete;
-
-    bool ok() const { return self_ >= 0; }
-    std::string path() const {
-        return "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(self_);
-    }
-    // Runs a shell command inside, true on exit status 0.
-    bool sh(const std::string& command) const {
-        int here = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-        ::setns(self_, CLONE_NEWNET);
-        bool ok = kernel::sh(command);
-        ::setns(here, CLONE_NEWNET);
-        ::close(here);
-        return ok;
-    }
-
-  private:
-    int self_ = -1;
-};
 
 // One loaded instance of cls_order with its digit.
 class OrderProgram {
@@ -167,7 +91,7 @@ class ClsBpfTest : public ::testing::Test {
             GTEST_SKIP() << "needs root: network namespaces, veth, tc";
         netns_ = std::make_unique<ScopedNetns>();
         ASSERT_TRUE(netns_->entered()) << "unshare(CLONE_NEWNET): " << std::strerror(errno);
-        peer_ = std::make_unique<PeerNetns>();
+        peer_ = std::make_unique<SideNetns>();
         ASSERT_TRUE(peer_->ok());
         // No IPv6: no router solicitations or neighbour discovery crossing
         // the hooks.
@@ -227,7 +151,7 @@ class ClsBpfTest : public ::testing::Test {
     }
 
     std::unique_ptr<ScopedNetns> netns_;
-    std::unique_ptr<PeerNetns> peer_;
+    std::unique_ptr<SideNetns> peer_;
     std::vector<std::unique_ptr<OrderProgram>> programs_;
     std::vector<std::string> pins_;
     unsigned ifindex_ = 0;

@@ -6,6 +6,7 @@
 // installed or that the integration tests declare.
 
 #include "common/unique_fd.h"
+#include "netns.h"
 #include "packet_builder.h"
 
 #include <bpf/bpf.h>
@@ -146,24 +147,5 @@ inline size_t countKeys(int map_fd, size_t key_size) {
     }
     return n;
 }
-
-// Moves this thread into a fresh network namespace and back out when done.
-class ScopedNetns {
-  public:
-    ScopedNetns() : original_(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) {
-        entered_ = original_.valid() && ::unshare(CLONE_NEWNET) == 0;
-    }
-    ~ScopedNetns() {
-        if (entered_)
-            ::setns(original_.get(), CLONE_NEWNET);
-    }
-    ScopedNetns(const ScopedNetns&) = delete;
-    ScopedNetns& operator=(const ScopedNetns&) = delete;
-    bool entered() const { return entered_; }
-
-  private:
-    UniqueFd original_;
-    bool entered_ = false;
-};
 
 } // namespace l3af::test

@@ -2,9 +2,10 @@
 
 // Runs mirror.bpf.c and gue_encap.bpf.c under BPF_PROG_TEST_RUN and on real
 // hooks: the loaded skeletons (parameters and maps written the way the
-// daemon writes them), a packet sender, counter readers, and the network
-// namespace and packet capture helpers of the veth labs.
+// daemon writes them), counter readers and packet capture for the veth labs
+// (namespaces and the packet sender are netns.h's).
 
+#include "checksum.h"
 #include "common/unique_fd.h"
 #include "gue_abi.h"
 #include "gue_encap.skel.h"
@@ -12,17 +13,16 @@
 #include "mirror/compile.h"
 #include "mirror/tunnel.h"
 #include "mirror_abi.h"
+#include "netns.h"
 #include "packet_builder.h"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,9 +30,7 @@
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -257,78 +255,7 @@ class GueProgram {
     gue_encap_bpf* skel_;
 };
 
-// --- Namespaces, devices, capture --------------------------------------------
-
-// A network namespace of this thread's own: entered on construction, left
-// (and, with its last reference, destroyed with its devices) on destruction.
-class ScopedNetns {
-  public:
-    ScopedNetns() : original_(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) {
-        entered_ = original_ >= 0 && ::unshare(CLONE_NEWNET) == 0;
-    }
-    ~ScopedNetns() {
-        if (entered_)
-            ::setns(original_, CLONE_NEWNET);
-        if (original_ >= 0)
-            ::close(original_);
-    }
-    ScopedNetns(const ScopedNetns&) = delete;
-    ScopedNetns& operator=(const ScopedNetns&) = delete;
-
-    bool entered() const { return entered_; }
-
-  private:
-    int original_;
-    bool entered_ = false;
-};
-
-// A second namespace beside the current one, left as soon as it is made:
-// devices move there with `ip link set <dev> netns <path()>`, and code runs
-// there through inside(). Gone with its last reference.
-class SideNetns {
-  public:
-    SideNetns() {
-        int here = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-        if (here >= 0 && ::unshare(CLONE_NEWNET) == 0) {
-            self_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-            ::setns(here, CLONE_NEWNET);
-        }
-        if (here >= 0)
-            ::close(here);
-    }
-    ~SideNetns() {
-        if (self_ >= 0)
-            ::close(self_);
-    }
-    SideNetns(const SideNetns&) = delete;
-    SideNetns& operator=(const SideNetns&) = delete;
-
-    bool ok() const { return self_ >= 0; }
-    std::string path() const {
-        return "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(self_);
-    }
-    template <typename Body> auto inside(Body body) const {
-        int here = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-        ::setns(self_, CLONE_NEWNET);
-        struct Back {
-            int fd;
-            ~Back() {
-                ::setns(fd, CLONE_NEWNET);
-                ::close(fd);
-            }
-        } back{here};
-        return body();
-    }
-
-  private:
-    int self_ = -1;
-};
-
-// Runs a shell command (ip, ethtool) in this thread's namespace; true on
-// exit status 0.
-inline bool sh(const std::string& command) {
-    return std::system((command + " >/dev/null 2>&1").c_str()) == 0;
-}
+// --- Devices, capture --------------------------------------------------------
 
 // Devices made from now on in this thread's namespace stay quiet: no IPv6
 // autoconfiguration (router solicitations, MLD reports) to show up among
@@ -414,37 +341,7 @@ class Capture {
     UniqueFd fd_;
 };
 
-// Sends a frame out of a device with a packet socket: it arrives at the
-// veth peer's ingress as if from a wire.
-inline bool sendFrame(int ifindex, const Bytes& frame) {
-    UniqueFd fd(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
-    if (!fd)
-        return false;
-    sockaddr_ll addr{};
-    addr.sll_family = AF_PACKET;
-    addr.sll_ifindex = ifindex;
-    addr.sll_halen = ETH_ALEN;
-    ssize_t sent = ::sendto(fd.get(), frame.data(), frame.size(), 0,
-                            reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
-    return sent == static_cast<ssize_t>(frame.size());
-}
-
 // --- Checksums, independently of the program -----------------------------------
-
-// RFC 1071: the ones' complement sum of 16-bit big-endian words.
-inline uint32_t onesSum(const uint8_t* data, size_t len, uint32_t sum = 0) {
-    for (size_t i = 0; i + 1 < len; i += 2)
-        sum += uint32_t(data[i]) << 8 | data[i + 1];
-    if (len % 2)
-        sum += uint32_t(data[len - 1]) << 8;
-    return sum;
-}
-
-inline uint16_t foldComplement(uint32_t sum) {
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<uint16_t>(~sum);
-}
 
 // The UDP checksum of a datagram (header with check = 0, then payload) over
 // IPv4, as RFC 768 puts it on the wire (0 sent as 0xffff).

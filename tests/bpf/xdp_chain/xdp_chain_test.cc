@@ -10,25 +10,21 @@
 
 #include "kernel/xdp_chain.h"
 
+#include "checksum.h"
+#include "netns.h"
 #include "xdp_trace.h"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <linux/if_ether.h>
 #include <linux/if_link.h>
-#include <linux/if_packet.h>
 #include <net/if.h>
-#include <sched.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -41,46 +37,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using test::foldComplement;
+using test::onesSum;
+using test::ScopedNetns;
+using test::sendFrame;
+using test::sh;
+
 constexpr char kTraceObject[] = L3AF_XDP_TRACE_OBJECT;
 constexpr char kRejectObject[] = L3AF_XDP_REJECT_OBJECT;
 constexpr char kHook[] = "xdp0";
 constexpr char kPeer[] = "xdp1";
-
-bool sh(const std::string& command) {
-    return std::system((command + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-// Moves this thread into a fresh network namespace and back out when done;
-// the devices made inside go with it.
-class ScopedNetns {
-  public:
-    ScopedNetns() : original_(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) {
-        entered_ = original_ >= 0 && ::unshare(CLONE_NEWNET) == 0;
-    }
-    ~ScopedNetns() {
-        if (entered_)
-            ::setns(original_, CLONE_NEWNET);
-        if (original_ >= 0)
-            ::close(original_);
-    }
-    ScopedNetns(const ScopedNetns&) = delete;
-    ScopedNetns& operator=(const ScopedNetns&) = delete;
-
-    bool entered() const { return entered_; }
-
-  private:
-    int original_;
-    bool entered_ = false;
-};
-
-uint16_t ipChecksum(const uint8_t* p, size_t n) {
-    uint32_t sum = 0;
-    for (size_t i = 0; i + 1 < n; i += 2)
-        sum += uint32_t(p[i] << 8 | p[i + 1]);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return uint16_t(~sum);
-}
 
 // An ICMP echo request from 10.99.0.2 to 10.99.0.1 with sequence `seq`.
 std::vector<uint8_t> echoFrame(uint16_t seq) {
@@ -96,7 +62,7 @@ std::vector<uint8_t> echoFrame(uint16_t seq) {
     ip[9] = 1;  // ICMP
     const uint8_t addrs[8] = {10, 99, 0, 2, 10, 99, 0, 1};
     std::copy_n(addrs, 8, ip + 12);
-    const uint16_t ip_sum = ipChecksum(ip, 20);
+    const uint16_t ip_sum = foldComplement(onesSum(ip, 20));
     ip[10] = uint8_t(ip_sum >> 8);
     ip[11] = uint8_t(ip_sum);
     uint8_t* icmp = ip + 20;
@@ -105,7 +71,7 @@ std::vector<uint8_t> echoFrame(uint16_t seq) {
     icmp[5] = 0x34;
     icmp[6] = uint8_t(seq >> 8);
     icmp[7] = uint8_t(seq);
-    const uint16_t icmp_sum = ipChecksum(icmp, 16);
+    const uint16_t icmp_sum = foldComplement(onesSum(icmp, 16));
     icmp[2] = uint8_t(icmp_sum >> 8);
     icmp[3] = uint8_t(icmp_sum);
     return f;
@@ -198,17 +164,8 @@ class XdpChainTest : public ::testing::Test {
     }
 
     void sendEcho(uint16_t seq) {
-        int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-        ASSERT_GE(fd, 0) << std::strerror(errno);
-        sockaddr_ll to{};
-        to.sll_family = AF_PACKET;
-        to.sll_ifindex = int(::if_nametoindex(kPeer));
-        to.sll_halen = ETH_ALEN;
-        const std::vector<uint8_t> frame = echoFrame(seq);
-        const ssize_t sent = ::sendto(fd, frame.data(), frame.size(), 0,
-                                      reinterpret_cast<sockaddr*>(&to), sizeof to);
-        ::close(fd);
-        ASSERT_EQ(sent, ssize_t(frame.size())) << std::strerror(errno);
+        ASSERT_TRUE(sendFrame(int(::if_nametoindex(kPeer)), echoFrame(seq)))
+            << std::strerror(errno);
     }
 
     uint64_t trace(uint32_t slot) {

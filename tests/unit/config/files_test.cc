@@ -2,6 +2,7 @@
 
 #include "config/loader.h"
 
+#include "expect.h"
 #include "temp_dir.h"
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <cstring>
 
 using namespace l3af::config;
+using l3af::config::testing::describe;
 using l3af::config::testing::TempDir;
 
 namespace {
@@ -23,12 +25,8 @@ constexpr std::string_view kCollector = "[[collector]]\nname = \"soc\"\naddress 
 std::string onlyError(const LoadResult& result) {
     if (result.has_value())
         return "(loaded)";
-    if (result.error().size() != 1) {
-        std::string all;
-        for (const Diagnostic& d : result.error())
-            all += d.str() + "\n";
-        return "(" + std::to_string(result.error().size()) + " errors)\n" + all;
-    }
+    if (result.error().size() != 1)
+        return "(" + std::to_string(result.error().size()) + " errors)\n" + describe(result);
     return result.error()[0].str();
 }
 

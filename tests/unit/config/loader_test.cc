@@ -2,6 +2,7 @@
 
 #include "config/loader.h"
 
+#include "expect.h"
 #include "temp_dir.h"
 
 #include <gtest/gtest.h>
@@ -10,24 +11,11 @@
 
 using namespace l3af::config;
 using namespace std::chrono_literals;
+using l3af::config::testing::describe;
+using l3af::config::testing::expectAt;
 using l3af::config::testing::TempDir;
 
 namespace {
-
-std::string describe(const LoadResult& result) {
-    std::string out;
-    if (!result)
-        for (const Diagnostic& d : result.error())
-            out += d.str() + "\n";
-    return out;
-}
-
-void expectAt(const SourceLocation& where, const std::string& file, uint32_t line,
-              uint32_t column) {
-    EXPECT_EQ(where.file, file);
-    EXPECT_EQ(where.line, line);
-    EXPECT_EQ(where.column, column);
-}
 
 constexpr std::string_view kEveryKey = R"(# every key, none at its default
 [daemon]

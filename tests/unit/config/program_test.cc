@@ -3,29 +3,17 @@
 
 #include "config/loader.h"
 
+#include "expect.h"
 #include "temp_dir.h"
 
 #include <gtest/gtest.h>
 
 using namespace l3af::config;
+using l3af::config::testing::describe;
+using l3af::config::testing::expectAt;
 using l3af::config::testing::TempDir;
 
 namespace {
-
-std::string describe(const LoadResult& result) {
-    std::string out;
-    if (!result)
-        for (const Diagnostic& d : result.error())
-            out += d.str() + "\n";
-    return out;
-}
-
-void expectAt(const SourceLocation& where, const std::string& file, uint32_t line,
-              uint32_t column) {
-    EXPECT_EQ(where.file, file);
-    EXPECT_EQ(where.line, line);
-    EXPECT_EQ(where.column, column);
-}
 
 MapValue integer(int64_t value) {
     MapValue out;
