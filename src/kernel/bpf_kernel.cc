@@ -30,8 +30,12 @@ const std::vector<std::string>& knownKinds() {
     return kinds;
 }
 
+namespace {
+constexpr std::string_view kClsBpfNamePrefix = "l3af:";
+} // namespace
+
 std::string clsBpfName(const std::string& kind, const std::string& name) {
-    return "l3af:" + kind + "/" + name;
+    return std::string(kClsBpfNamePrefix) + kind + "/" + name;
 }
 
 namespace {
@@ -501,6 +505,49 @@ Status BpfKernel::unload(const std::string& kind, const std::string& name,
     return {};
 }
 
+namespace {
+
+// The kind and name of a filter named clsBpfName(kind, name) at the handle
+// that name hashes to: l3afd's own. Anything else is someone else's.
+bool isOwnClsBpfFilter(const ClsBpfFilter& filter) {
+    if (!filter.name.starts_with(kClsBpfNamePrefix))
+        return false;
+    const std::string rest = filter.name.substr(kClsBpfNamePrefix.size());
+    const size_t slash = rest.find('/');
+    if (slash == std::string::npos)
+        return false;
+    const std::string kind = rest.substr(0, slash);
+    const std::string name = rest.substr(slash + 1);
+    return std::ranges::find(knownKinds(), kind) != knownKinds().end() &&
+           filter.handle == clsBpfHandle(kind, name);
+}
+
+// cls_bpf filters of l3afd's whose pins are gone (the daemon died between
+// attaching a filter and pinning its program): observe() cannot see them,
+// their names and handles say whose they are.
+Status removeOrphanClsBpfFilters() {
+    std::unique_ptr<struct if_nameindex[], decltype(&if_freenameindex)> ifs(if_nameindex(),
+                                                                            &if_freenameindex);
+    if (!ifs)
+        return failErrno("list interfaces");
+    for (const struct if_nameindex* i = ifs.get(); i->if_index != 0; i++) {
+        for (const bool ingress : {true, false}) {
+            auto filters = listClsBpf(i->if_index, ingress);
+            if (!filters)
+                continue; // gone meanwhile, or no clsact: nothing of ours
+            for (const ClsBpfFilter& f : *filters) {
+                if (!isOwnClsBpfFilter(f))
+                    continue;
+                if (Status done = detachClsBpf(i->if_index, ingress, f.prio, f.handle); !done)
+                    return done;
+            }
+        }
+    }
+    return {};
+}
+
+} // namespace
+
 Status BpfKernel::reset() {
     auto observed = observe();
     if (!observed)
@@ -511,6 +558,8 @@ Status BpfKernel::reset() {
                 return done;
         }
     }
+    if (Status swept = removeOrphanClsBpfFilters(); !swept)
+        return swept;
     for (const std::string& kind : knownKinds()) {
         if (Status removed = removePinTree(pins_.root() / kind); !removed)
             return removed;

@@ -211,6 +211,18 @@ Status attachClsBpf(unsigned ifindex, bool ingress, uint16_t prio, uint32_t hand
         return std::unexpected(nl.error().wrap(what));
     if (Status clsact = requireClsact(*nl, ifindex); !clsact)
         return std::unexpected(clsact.error().wrap(what));
+    // Replace only a filter of the same name: another one at (prio, handle)
+    // is someone else's, or another function's whose name hashes alike.
+    if (replace) {
+        auto present = listClsBpf(ifindex, ingress);
+        if (!present)
+            return std::unexpected(present.error().wrap(what));
+        for (const ClsBpfFilter& f : *present) {
+            if (f.prio == prio && f.handle == handle && f.name != name)
+                return fail(EEXIST, what + ": filter '" + f.name + "' holds " +
+                                        filterName(prio, handle) + "; not replacing it");
+        }
+    }
 
     char buf[kNetlinkRequestSize] = {};
     // Without NLM_F_EXCL the kernel changes the filter at (prio, handle) in

@@ -34,6 +34,8 @@ struct ClsBpfFilter {
 // replace=false: fails with EEXIST if a filter is already at (prio, handle).
 // replace=true: swaps the program of the filter at (prio, handle) in place,
 // so that no packet sees no filter; adds the filter when there is none.
+// Fails with EEXIST when the filter there has another name (a foreign one,
+// or a handle collision between two functions): it is not this one's.
 // Fails with EINVAL when prio is held by filters of another kind or protocol
 // (a `matchall`, a `protocol ip` bpf filter): one prio holds one of each.
 [[nodiscard]] Status attachClsBpf(unsigned ifindex, bool ingress, uint16_t prio, uint32_t handle,
@@ -48,8 +50,8 @@ struct ClsBpfFilter {
 [[nodiscard]] Result<std::vector<ClsBpfFilter>> listClsBpf(unsigned ifindex, bool ingress);
 
 // A stable handle for a function (kind, name): a hash, so that two l3afd
-// functions at one prio don't share a handle (a collision is a 2^-31
-// chance the caller may still check for). Its top bit is always set, which
+// functions at one prio don't share a handle (a collision, a 2^-31
+// chance, makes attachClsBpf's replace refuse rather than touch the other). Its top bit is always set, which
 // keeps it apart from the handles the kernel picks for `tc filter add`
 // without one (1, 2, ...).
 uint32_t clsBpfHandle(const std::string& kind, const std::string& name);

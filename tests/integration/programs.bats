@@ -231,6 +231,23 @@ kernel_dump() {
 	rm -rf "$LAB_BPFFS/foreign-xdp"
 }
 
+@test "legacy: reset also removes a filter of ours whose pin was lost, and no foreign bpf filter" {
+	legacy
+	stamper one 1 10
+	run l3afd_cmd apply
+	[ "$status" -eq 0 ]
+	in_appl tc filter add dev l3a0 ingress prio 300 bpf da obj "$STAMP" sec tc
+	# A crash between attaching the filter and pinning its program.
+	rm "$LAB_PIN_ROOT/program/one/links/l3a0@tc-ingress"
+	in_appl tc filter show dev l3a0 ingress | grep -q "l3af:program/one"
+	run l3afd_cmd reset
+	[ "$status" -eq 0 ]
+	local left
+	left=$(in_appl tc filter show dev l3a0 ingress)
+	[[ $left != *"l3af:"* ]] || { echo "$left"; false; }
+	[[ $left == *"pref 300 bpf"*"order_stamp"* ]] || { echo "$left"; false; }
+}
+
 @test "an interface deleted and recreated gets its programs back; a missing one attaches when it appears" {
 	in_appl ip link add l3x0 type veth peer name l3x1
 	in_appl ip link set l3x0 up

@@ -250,7 +250,7 @@ TEST_F(ClsBpfTest, ReplaceSwapsTheProgramAtTheSamePrioAndHandle) {
     ASSERT_TRUE(attachClsBpf(ifindex_, true, 10, handle, before.fd(), "swapped", false));
     ASSERT_TRUE(attachClsBpf(ifindex_, true, 20, otherHandle, other.fd(), "other", false));
 
-    Status replaced = attachClsBpf(ifindex_, true, 10, handle, after.fd(), "swapped v2", true);
+    Status replaced = attachClsBpf(ifindex_, true, 10, handle, after.fd(), "swapped", true);
     ASSERT_TRUE(replaced.has_value()) << replaced.error().message();
 
     std::vector<ClsBpfFilter> filters = list();
@@ -258,7 +258,7 @@ TEST_F(ClsBpfTest, ReplaceSwapsTheProgramAtTheSamePrioAndHandle) {
     EXPECT_EQ(filters[0].prio, 10);
     EXPECT_EQ(filters[0].handle, handle);
     EXPECT_EQ(filters[0].prog_id, after.id());
-    EXPECT_EQ(filters[0].name, "swapped v2");
+    EXPECT_EQ(filters[0].name, "swapped");
     EXPECT_TRUE(filters[0].direct_action);
     EXPECT_EQ(filters[1].prog_id, other.id());
 
@@ -304,6 +304,26 @@ TEST_F(ClsBpfTest, NoPacketSlipsPastAFilterWhileItsProgramIsReplaced) {
     EXPECT_GT(b.packets(), 0u);
     EXPECT_EQ(a.packets() + b.packets(), follower.packets());
     EXPECT_EQ(list().size(), 2u);
+}
+
+// Two functions whose handles collide at one prio, or a foreign filter at
+// the same (prio, handle): replace leaves the filter that is not its own.
+TEST_F(ClsBpfTest, ReplaceRefusesAFilterOfAnotherName) {
+    ASSERT_TRUE(ensureClsact(ifindex_).has_value());
+    OrderProgram& theirs = program(1);
+    OrderProgram& ours = program(2);
+    const uint32_t handle = clsBpfHandle("program", "p");
+    ASSERT_TRUE(attachClsBpf(ifindex_, true, 10, handle, theirs.fd(), "l3af:program/q", false));
+
+    Status replaced = attachClsBpf(ifindex_, true, 10, handle, ours.fd(), "l3af:program/p", true);
+    ASSERT_FALSE(replaced.has_value());
+    EXPECT_EQ(replaced.error().code(), EEXIST);
+    EXPECT_NE(replaced.error().message().find("'l3af:program/q'"), std::string::npos)
+        << replaced.error().message();
+    std::vector<ClsBpfFilter> filters = list();
+    ASSERT_EQ(filters.size(), 1u);
+    EXPECT_EQ(filters[0].prog_id, theirs.id());
+    EXPECT_EQ(filters[0].name, "l3af:program/q");
 }
 
 TEST_F(ClsBpfTest, ReplaceAddsTheFilterWhenThereIsNone) {
