@@ -8,6 +8,7 @@
 #include "daemon/reconcile.h"
 #include "daemon/status_doc.h"
 #include "flow/drain.h"
+#include "kernel/admin_capability.h"
 #include "kernel/bpf_flow_table.h"
 #include "kernel/bpf_kernel.h"
 #include "kernel/flow_function.h"
@@ -40,6 +41,8 @@ std::optional<config::Config> loadOrReport(const fs::path& path) {
 }
 
 int runDaemon(const Options& options, const std::vector<std::string>&) {
+    // Before any thread starts: they inherit the lowered set.
+    kernel::lowerAdminCapability();
     kernel::installLibbpfLogger();
     spdlog::set_pattern("%^%l%$: %v");
     daemon::useJournalIfConnected();

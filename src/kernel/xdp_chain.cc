@@ -1,5 +1,7 @@
 #include "kernel/xdp_chain.h"
 
+#include "kernel/admin_capability.h"
+
 #include "common/unique_fd.h"
 #include "kernel/bpf_object.h"
 #include "kernel/libbpf_log.h"
@@ -246,6 +248,7 @@ Status checkLibxdpPinDirectory() {
 } // namespace
 
 Result<std::vector<XdpComponent>> listXdp(unsigned ifindex) {
+    const RaisedAdminCapability admin;
     LogCapture log;
     auto mp = readMultiprog(ifindex);
     if (!mp)
@@ -255,6 +258,7 @@ Result<std::vector<XdpComponent>> listXdp(unsigned ifindex) {
 
 Result<uint32_t> attachXdp(unsigned ifindex, const fs::path& object, const std::string& function,
                            uint32_t priority, const fs::path& map_dir, const fs::path& prog_pin) {
+    const RaisedAdminCapability admin;
     LogCapture log;
     const std::string what =
         "attach XDP " + function + " from " + object.string() + " to " + onInterface(ifindex);
@@ -344,6 +348,7 @@ Result<uint32_t> attachXdp(unsigned ifindex, const fs::path& object, const std::
 }
 
 Status detachXdp(unsigned ifindex, uint32_t prog_id) {
+    const RaisedAdminCapability admin;
     LogCapture log;
     if (Status done = detachComponent(ifindex, prog_id); !done)
         return withLog(done.error(), log);

@@ -16,7 +16,8 @@
 //
 // A component is an freplace (BPF_PROG_TYPE_EXT) program, so the kernel
 // must load those (5.10+; CAP_BPF, CAP_PERFMON). libxdp also opens the
-// attached programs and their BTF by id, which takes CAP_SYS_ADMIN, and
+// attached programs and their BTF by id, which takes CAP_SYS_ADMIN (raised
+// for these calls only: kernel/admin_capability.h), and
 // writes <bpffs>/xdp. Where any of this is missing, attachXdp fails rather
 // than let libxdp fall back to a lone program that locks other users out.
 

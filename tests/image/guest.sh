@@ -393,6 +393,117 @@ else
 fi
 ip -n ana -s -d link show >"$out/ana-links.txt" 2>&1
 
+# 9. XDP chains (libxdp's dispatcher runs its components as freplace
+# programs, which this kernel loads; the development host's does not).
+# a. The xdp_chain BPF suite, built on the host, run here: every case runs,
+#    xdp-loader as the foreign libxdp user; only the no-freplace case skips.
+xdp=/mnt/xdp
+if [ ! -x "$xdp/xdp_chain_test" ]; then
+	check xdp-chain-suite FAIL - "no $xdp/xdp_chain_test (run.sh builds it)"
+else
+	L3AF_XDP_TRACE_OBJECT=$xdp/xdp_trace.bpf.o L3AF_XDP_REJECT_OBJECT=$xdp/xdp_reject.bpf.o \
+		"$xdp/xdp_chain_test" >"$out/xdp_chain.txt" 2>&1
+	rc=$?
+	passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out/xdp_chain.txt")
+	# The summary names each skipped test on a line of its own.
+	skipped=$(sed -n 's/^\[  SKIPPED \] \([A-Za-z]*\.[A-Za-z]*\)$/\1/p' "$out/xdp_chain.txt" | xargs)
+	if [ "$rc" -eq 0 ] && [ "${passed:-0}" -gt 0 ] &&
+		[ "$skipped" = XdpChainTest.RefusesWhenTheKernelCannotRunADispatcher ]; then
+		check xdp-chain-suite PASS - "$passed passed, the no-freplace case skipped, in kernel $(uname -r)"
+	else
+		check xdp-chain-suite FAIL - "exit $rc, ${passed:-0} passed; skipped: ${skipped:-none};" \
+			"failed: $(sed -n 's/^\[  FAILED  \] \([A-Za-z]*\.[A-Za-z]*\).*/\1/p' "$out/xdp_chain.txt" | sort -u | xargs)"
+	fi
+fi
+
+# b. l3afd under the shipped unit (CAP_SYS_ADMIN held lowered, raised for
+#    libxdp) runs two [[program]]s on one interface's XDP hook in priority
+#    order; a priority edit reorders them; a foreign xdp-loader component
+#    shares the dispatcher and survives a reload and `l3afd reset`. The order
+#    is read from the packets (stamp.pl): each program writes its id.
+xdp_setup() {
+	ip netns add xdpc && ip link add xo0 type veth peer name xo1 netns xdpc &&
+		ip addr add 10.77.7.1/24 dev xo0 && ip link set xo0 up &&
+		ip -n xdpc addr add 10.77.7.2/24 dev xo1 && ip -n xdpc link set xo1 up &&
+		mkdir -p /usr/local/lib/l3af-test && cp "$xdp/order_stamp.bpf.o" /usr/local/lib/l3af-test/
+}
+# stamper NAME ID PRIORITY: a [[program]] whose packets get ID.
+stamper() {
+	printf '%s\n' '[[program]]' "name = \"$1\"" 'object = "/usr/local/lib/l3af-test/order_stamp.bpf.o"' \
+		'function = "xdp_stamp"' 'hook = "xdp"' 'interfaces = ["xo0"]' "priority = $3" \
+		'[program.maps.stamp]' "entries = [ { key = 0, value = $2 } ]" ''
+}
+# run_order: the ids 3 packets from netns xdpc carry, one packet per line.
+run_order() {
+	perl "$xdp/stamp.pl" receive 10.77.7.1 3 3 >"$out/stamps.txt" 2>&1 &
+	local receiver=$!
+	nap 0.3
+	ip netns exec xdpc perl "$xdp/stamp.pl" send 10.77.7.1 3
+	wait "$receiver"
+	cat "$out/stamps.txt"
+}
+xdp_pinned() {
+	[ -e /sys/fs/bpf/l3af/program/one/links/xo0@xdp ] && [ -e /sys/fs/bpf/l3af/program/two/links/xo0@xdp ]
+}
+# xdp_ids: the dispatcher's components as "priority:id", in run order.
+xdp_ids() { xdp-loader status xo0 2>/dev/null | awk '$1 == "=>" { print $2 ":" $4 }' | xargs; }
+if ! xdp_setup >"$out/xdp-setup.txt" 2>&1; then
+	check xdp-order FAIL - "setup: $(tail -n1 "$out/xdp-setup.txt")"
+else
+	event "two XDP programs on xo0: one at priority 30, two at 10"
+	{
+		stamper one 1 30
+		stamper two 2 10
+	} >"$conf/.70-xdp.toml.new"
+	mv "$conf/.70-xdp.toml.new" "$conf/70-xdp.toml"
+	if wait_for 20000 xdp_pinned; then
+		ms=$waited_ms
+		order=$(run_order | sort -u | xargs -d '\n')
+		if [ "$order" = "2 1" ]; then
+			check xdp-order PASS "$ms" "packets stamped '2 1' (priorities 10, 30); dispatcher: $(xdp_ids)"
+		else
+			check xdp-order FAIL "$ms" "packets stamped '$order', expected '2 1'; $(prop StatusText)"
+		fi
+	else
+		snapshot xdp
+		check xdp-order FAIL "$waited_ms" "not attached: $(prop StatusText)"
+	fi
+
+	# A foreign component between them (xdp-loader joins the dispatcher).
+	mkdir -p /sys/fs/bpf/foreign-stamp
+	xdp-loader load -p /sys/fs/bpf/foreign-stamp -n xdp_stamp -P 20 xo0 \
+		/usr/local/lib/l3af-test/order_stamp.bpf.o >"$out/xdp-foreign.txt" 2>&1
+	foreign=$(xdp-loader status xo0 2>/dev/null | awk '$1 == "=>" && $2 == 20 { print $4 }')
+	event "foreign component: ${foreign:-none}; priority of one: 30 -> 5"
+	sed -i 's/^priority = 30$/priority = 5/' "$conf/70-xdp.toml"
+	reordered() { [ "$(run_order | sort -u | xargs -d '\n')" = "1 2" ]; }
+	if [ -z "$foreign" ]; then
+		check xdp-reorder FAIL - "xdp-loader could not add a foreign component: $(tail -n1 "$out/xdp-foreign.txt")"
+	elif wait_for 20000 reordered; then
+		ms=$waited_ms
+		if [[ " $(xdp_ids) " == *" 20:$foreign "* ]]; then
+			check xdp-reorder PASS "$ms" "packets stamped '1 2' after the edit; foreign component" \
+				"$foreign kept: $(xdp_ids)"
+		else
+			check xdp-reorder FAIL "$ms" "reordered, but the foreign component $foreign is gone: $(xdp_ids)"
+		fi
+	else
+		snapshot xdp
+		check xdp-reorder FAIL "$waited_ms" "packets stamped '$(run_order | sort -u | xargs -d '\n')'," \
+			"expected '1 2'; $(prop StatusText)"
+	fi
+
+	# reset removes l3afd's components and nothing else.
+	systemctl stop l3afd.service
+	l3afd reset >"$out/xdp-reset.txt" 2>&1
+	left=$(xdp_ids)
+	if [ -n "$foreign" ] && [ "$left" = "20:$foreign" ]; then
+		check xdp-reset PASS - "after l3afd reset the dispatcher holds the foreign component only ($left)"
+	else
+		check xdp-reset FAIL - "after l3afd reset: '$left' (foreign: '${foreign:-none}')"
+	fi
+fi
+
 # Post-mortem material.
 journalctl -b --no-pager -o short-monotonic >"$out/journal.txt" 2>&1
 systemctl list-units --all --no-pager >"$out/units.txt" 2>&1

@@ -143,7 +143,7 @@ kernel_dump() {
 	run l3afd_cmd apply
 	echo "$output"
 	if [[ $output == *"freplace"* ]]; then
-		skip "this kernel cannot load freplace (BPF_PROG_TYPE_EXT) programs, which libxdp's dispatcher runs"
+		skip "this kernel cannot load freplace (BPF_PROG_TYPE_EXT) programs, which libxdp's dispatcher runs (tests/image/run.sh checks XDP chains in a kernel that can)"
 	fi
 	[ "$status" -eq 0 ]
 	assert_eq "[2, 1]" "$(run_order)" "stamped order at priorities 30, 10"

@@ -10,6 +10,8 @@
 
 #include "kernel/xdp_chain.h"
 
+#include "kernel/admin_capability.h"
+
 #include "checksum.h"
 #include "netns.h"
 #include "xdp_trace.h"
@@ -18,8 +20,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,8 +47,14 @@ using test::ScopedNetns;
 using test::sendFrame;
 using test::sh;
 
-constexpr char kTraceObject[] = L3AF_XDP_TRACE_OBJECT;
-constexpr char kRejectObject[] = L3AF_XDP_REJECT_OBJECT;
+// The objects from the build tree; the image test runs this binary in a
+// guest where they sit elsewhere, and says where.
+std::string object(const char* variable, const char* built) {
+    const char* moved = std::getenv(variable);
+    return moved && *moved ? moved : built;
+}
+const std::string kTraceObject = object("L3AF_XDP_TRACE_OBJECT", L3AF_XDP_TRACE_OBJECT);
+const std::string kRejectObject = object("L3AF_XDP_REJECT_OBJECT", L3AF_XDP_REJECT_OBJECT);
 constexpr char kHook[] = "xdp0";
 constexpr char kPeer[] = "xdp1";
 
@@ -104,6 +114,15 @@ std::vector<uint32_t> idsOf(const std::vector<XdpComponent>& components) {
     for (const XdpComponent& c : components)
         ids.push_back(c.prog_id);
     return ids;
+}
+
+// Whether the calling thread has CAP_SYS_ADMIN in its effective set.
+bool adminEffective() {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+    if (::syscall(SYS_capget, &header, data) != 0)
+        return false;
+    return data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN);
 }
 
 // libxdp's dispatcher calls its components as freplace programs.
@@ -375,7 +394,7 @@ TEST_F(XdpChainTest, RefusesAnInterfaceHeldWithoutDispatcher) {
     // A plain XDP program, attached the way `ip link set xdp` does.
     const std::string pin_root = maps().string(); // its map pinned by name, not in /sys/fs/bpf
     LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = pin_root.c_str());
-    bpf_object* obj = bpf_object__open_file(kTraceObject, &open_opts);
+    bpf_object* obj = bpf_object__open_file(kTraceObject.c_str(), &open_opts);
     ASSERT_NE(obj, nullptr);
     bpf_program* prog = nullptr;
     bpf_object__for_each_program(prog, obj)
@@ -426,6 +445,60 @@ TEST_F(XdpChainTest, RefusesWhenTheKernelCannotRunADispatcher) {
     EXPECT_TRUE(list().empty());
     EXPECT_FALSE(fs::exists(maps() / "xdp_trace"));
     EXPECT_FALSE(fs::exists(pin("xdp_trace_a")));
+}
+
+// The daemon holds CAP_SYS_ADMIN permitted but not effective
+// (admin_capability.h): libxdp's calls must work from there and leave it so.
+// A thread of its own: capabilities are per thread.
+TEST_F(XdpChainTest, WorksWithTheAdminCapabilityOnlyPermitted) {
+    REQUIRE_DISPATCHER();
+    std::thread([&] {
+        lowerAdminCapability();
+        ASSERT_FALSE(adminEffective());
+        auto id = attachXdp(ifindex_, kTraceObject, "xdp_trace_a", 20, maps(), pin("xdp_trace_a"));
+        ASSERT_TRUE(id.has_value()) << id.error().message();
+        EXPECT_FALSE(adminEffective());
+        auto listed = listXdp(ifindex_);
+        ASSERT_TRUE(listed.has_value()) << listed.error().message();
+        EXPECT_EQ(idsOf(*listed), (std::vector<uint32_t>{*id}));
+        EXPECT_TRUE(detachXdp(ifindex_, *id));
+        EXPECT_FALSE(adminEffective());
+    }).join();
+    EXPECT_TRUE(list().empty());
+}
+
+// What the capability is held for: the kernel opens a program by id only for
+// CAP_SYS_ADMIN. Lowered, that fails; raised, it works; then lowered again.
+TEST(AdminCapability, RaisedForItsScopeOnly) {
+    if (::geteuid() != 0)
+        GTEST_SKIP() << "needs root (CAP_SYS_ADMIN to lower and raise)";
+    const bpf_insn ret0[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    const int prog = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "l3af_cap_test", "GPL", ret0,
+                                   std::size(ret0), nullptr);
+    ASSERT_GE(prog, 0) << std::strerror(errno);
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    ASSERT_EQ(bpf_prog_get_info_by_fd(prog, &info, &len), 0);
+    std::thread([&] {
+        lowerAdminCapability();
+        EXPECT_FALSE(adminEffective());
+        EXPECT_LT(bpf_prog_get_fd_by_id(info.id), 0);
+        EXPECT_EQ(errno, EPERM);
+        {
+            const RaisedAdminCapability admin;
+            EXPECT_TRUE(adminEffective());
+            const int fd = bpf_prog_get_fd_by_id(info.id);
+            EXPECT_GE(fd, 0) << std::strerror(errno);
+            if (fd >= 0)
+                ::close(fd);
+        }
+        EXPECT_FALSE(adminEffective());
+    }).join();
+    ::close(prog);
+    EXPECT_TRUE(adminEffective()) << "the test's own thread keeps its capabilities";
 }
 
 } // namespace

@@ -2,14 +2,15 @@
 # verify.sh L3AFD_BINARY UNIT_DIR: the units in UNIT_DIR load cleanly
 # (`systemd-analyze verify`: syntax, dependencies, executables) and
 # l3afd.service keeps its sandbox (`systemd-analyze security` exposure at
-# most 2.0). The units are checked inside a scratch root holding this host's
+# most 2.2: 1.9 before CAP_SYS_ADMIN joined the bounding set for XDP chains,
+# which the tool weighs 0.3 and cannot see is held lowered). The units are checked inside a scratch root holding this host's
 # system units, the built binary at /usr/sbin/l3afd and systemctl, so that
 # nothing needs installing. Exit 77 (skip) where systemd-analyze cannot run.
 set -euo pipefail
 
 binary="$1"
 units="$2"
-max_exposure=20 # tenths: 2.0
+max_exposure=22 # tenths: 2.2
 
 if ! command -v systemd-analyze >/dev/null || [ ! -d /usr/lib/systemd/system ] ||
 	! systemd-analyze --version >/dev/null 2>&1; then
@@ -57,9 +58,9 @@ fi
 score="$(sed -n 's/.*Overall exposure level for l3afd.service: \([0-9.]*\).*/\1/p' "$root/security")"
 if systemd-analyze security --root="$root" --offline=yes --threshold="$max_exposure" \
 	l3afd.service >/dev/null 2>&1; then
-	echo "ok: l3afd.service exposure $score (at most 2.0)"
+	echo "ok: l3afd.service exposure $score (at most 2.2)"
 else
-	echo "FAIL: l3afd.service exposure $score is above 2.0:"
+	echo "FAIL: l3afd.service exposure $score is above 2.2:"
 	grep '✗' "$root/security" || true
 	status=1
 fi
