@@ -149,12 +149,33 @@ kernel_dump() {
 	assert_eq "[2, 1]" "$(run_order)" "stamped order at priorities 30, 10"
 }
 
-@test "ping across an update, a no-op reload and kill -9 + restart: no packet lost, no detach" {
+# attachments: what holds l3a0's ingress programs in place, one entry per
+# program: TCX links by link id, cls_bpf filters by (pref, handle).
+attachments() {
+	if [ "${1:-}" = legacy ]; then
+		in_appl tc -j filter show dev l3a0 ingress |
+			jq -c '[.[] | select(.options.handle) | "\(.pref)/\(.options.handle)"]'
+	else
+		in_appl bpftool -j net show dev l3a0 | jq -c '[.[0].tc[] | .link_id]'
+	fi
+}
+# programs_running: the program ids on l3a0's ingress, in hook order.
+programs_running() {
+	in_appl bpftool -j net show dev l3a0 | jq -c '[.[0].tc[] | .id // .prog_id]'
+}
+
+# ping_across_changes [legacy]: 4000 pings at 2 ms across an update of one
+# program, a no-op reload and kill -9 + restart. Every packet arrives; the
+# attachments stay where they are (the update swaps the program in place).
+ping_across_changes() {
+	[ "${1:-}" != legacy ] || legacy
 	program count "$EXAMPLES/tc_counter.bpf.o" tc_counter tc-ingress 50
 	stamper mark 9 60
 	l3afd_start
-	local before
-	before=$(tcx_link_ids l3a0; in_appl bpftool -j net show dev l3a0 | jq -c '[.[0].tc[] | .link_id]')
+	local before running
+	before=$(attachments "${1:-}")
+	running=$(programs_running)
+	[ "$(jq length <<<"$before")" -ge 2 ]
 
 	in_client ping -q -i 0.002 -c 4000 "$LAB_SERVER_V4" >"$BATS_TEST_TMPDIR/ping" &
 	local pinger=$!
@@ -164,22 +185,33 @@ kernel_dump() {
 	printf '\n' >>"$BATS_TEST_TMPDIR/stamp2.bpf.o" # other bytes, same program: a new revision
 	sed -i "s|object = \"$STAMP\"|object = \"$BATS_TEST_TMPDIR/stamp2.bpf.o\"|" "$LAB_CONF/50-programs.toml"
 	reload_and_settle
+	assert_eq "$before" "$(attachments "${1:-}")" "attachments after the update (swapped in place)"
 	local updated
-	updated=$(in_appl bpftool -j net show dev l3a0 | jq -c '[.[0].tc[] | .link_id]')
-	assert_eq "$(sed -n 2p <<<"$before")" "$updated" "link ids after the update (swapped in place)"
+	updated=$(programs_running)
+	# count (priority 50) runs the same program, mark (60) a new one.
+	assert_eq "$(jq -c '.[-2]' <<<"$running")" "$(jq -c '.[-2]' <<<"$updated")" "count's program"
+	[ "$(jq -c '.[-1]' <<<"$running")" != "$(jq -c '.[-1]' <<<"$updated")" ]
 	sleep 1
 	reload_and_settle # no change
-	assert_eq "$updated" "$(in_appl bpftool -j net show dev l3a0 | jq -c '[.[0].tc[] | .link_id]')" \
-		"link ids after a no-op reload"
+	assert_eq "$before" "$(attachments "${1:-}")" "attachments after a no-op reload"
+	assert_eq "$updated" "$(programs_running)" "programs after a no-op reload"
 	sleep 1
 	l3afd_stop KILL >/dev/null || true
 	sleep 0.5
 	l3afd_start
-	assert_eq "$updated" "$(in_appl bpftool -j net show dev l3a0 | jq -c '[.[0].tc[] | .link_id]')" \
-		"link ids after kill -9 and restart"
+	assert_eq "$before" "$(attachments "${1:-}")" "attachments after kill -9 and restart"
+	assert_eq "$updated" "$(programs_running)" "programs after kill -9 and restart"
 	wait "$pinger" || true
 	cat "$BATS_TEST_TMPDIR/ping"
 	grep -q "^4000 packets transmitted, 4000 received, 0% packet loss" "$BATS_TEST_TMPDIR/ping"
+}
+
+@test "TCX: ping across an update, a no-op reload and kill -9 + restart: no packet lost, no detach" {
+	ping_across_changes
+}
+
+@test "legacy cls_bpf: ping across an update, a no-op reload and kill -9 + restart: no packet lost" {
+	ping_across_changes legacy
 }
 
 @test "map contents survive kill -9, a restart and an update; declared entries stay as declared" {
