@@ -200,11 +200,7 @@ Status Manager::reload() {
     startMetrics(config_->daemon.metrics);
     last_reload_ = isoNow();
     last_reload_seconds_ = static_cast<double>(time(nullptr));
-    const std::string summary = std::to_string(config_->collectors.size()) + " collector(s), " +
-                                std::to_string(config_->flow_exporters.size()) +
-                                " flow exporter(s), " + std::to_string(config_->mirrors.size()) +
-                                " mirror(s), " + std::to_string(config_->tunnels.size()) +
-                                " tunnel(s)";
+    const std::string summary = this->summary();
     spdlog::info("configuration applied: {}", summary);
     writeStatus();
     notifySystemd(std::string("READY=1\nSTATUS=") +
@@ -218,6 +214,30 @@ Status Manager::reload() {
         return fail(EIO, all);
     }
     return {};
+}
+
+std::string Manager::summary() const {
+    if (!config_)
+        return "";
+    return std::to_string(config_->collectors.size()) + " collector(s), " +
+           std::to_string(config_->flow_exporters.size()) + " flow exporter(s), " +
+           std::to_string(config_->mirrors.size()) + " mirror(s), " +
+           std::to_string(config_->tunnels.size()) + " tunnel(s)";
+}
+
+void Manager::reapply() {
+    if (!config_)
+        return;
+    const std::vector<std::string> errors_before = apply_errors_;
+    const size_t done = apply(*config_);
+    writeStatus();
+    if (done == 0 && apply_errors_ == errors_before)
+        return;
+    const std::string summary = this->summary();
+    notifySystemd(std::string("STATUS=") + (apply_errors_.empty() ? "running: " : "degraded: ") +
+                  summary);
+    if (bus_)
+        bus_->emitReconciled(apply_errors_.empty(), summary);
 }
 
 void Manager::startMetrics(const std::string& address) {
@@ -326,7 +346,7 @@ void Manager::notifySystemd(const std::string& state) {
     (void)sd_notify(0, state.c_str());
 }
 
-void Manager::apply(const config::Config& config) {
+size_t Manager::apply(const config::Config& config) {
     reconcile_runs_++;
     if (!kernel_ || kernel_->pins().root() != config.daemon.pin_root)
         kernel_ = std::make_unique<kernel::BpfKernel>(config.daemon.pin_root);
@@ -347,9 +367,12 @@ void Manager::apply(const config::Config& config) {
         }
     };
     const ReconcileReport report = reconcile(config, *kernel_, liveKernelFacts(), hooks);
+    size_t done = 0;
     for (const plan::ActionResult& result : report.results) {
-        if (!result.error && !result.skipped)
+        if (!result.error && !result.skipped) {
             spdlog::info("{}", result.action.str());
+            done++;
+        }
     }
     for (const std::string& e : report.errors)
         spdlog::error("{}", e);
@@ -361,9 +384,10 @@ void Manager::apply(const config::Config& config) {
     auto after = kernel_->observe();
     if (!after) {
         apply_errors_.push_back(after.error().message());
-        return;
+        return done;
     }
     rebuildExporters(config, *after);
+    return done;
 }
 
 void Manager::rebuildCollectors(const config::Config& config) {
@@ -481,19 +505,17 @@ int Manager::onLinksSettled(sd_event_source*, uint64_t, void* userdata) {
     auto* self = static_cast<Manager*>(userdata);
     // An interface appeared, went or was recreated: attach what waited for
     // it, drop what died with it.
-    if (self->config_) {
-        self->apply(*self->config_);
-        self->writeStatus();
-    }
+    self->reapply();
     return 0;
 }
 
 int Manager::onHousekeeping(sd_event_source* s, uint64_t, void* userdata) {
     auto* self = static_cast<Manager*>(userdata);
     // Interfaces that appeared, links whose interface was recreated.
-    if (self->config_ && !self->pending_.empty())
-        self->apply(*self->config_);
-    self->writeStatus();
+    if (!self->pending_.empty())
+        self->reapply();
+    else
+        self->writeStatus();
     sd_event_source_set_time_relative(s, kHousekeepingUsec);
     sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
     return 0;

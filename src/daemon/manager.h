@@ -46,7 +46,13 @@ class Manager {
     void startMetrics(const std::string& address);
     MetricsSnapshot metricsSnapshot() const;
     // Makes the kernel and the runtimes match `config`.
-    void apply(const config::Config& config);
+    // Returns how many of the plan's actions it carried out.
+    size_t apply(const config::Config& config);
+    // The running configuration again, after an interface came or went or
+    // while something waits: status, systemd and the bus hear of it when it
+    // changed anything.
+    void reapply();
+    std::string summary() const;
     void rebuildCollectors(const config::Config& config);
     void rebuildExporters(const config::Config& config, const plan::Observed& observed);
     void startPollTimer(ExporterRuntime& exporter);

@@ -118,3 +118,22 @@ status_is_bus_reply() {
 	[[ $output == *50-bad.toml:3:* ]]
 	l3afd_jq .daemon.last_error | grep -q '50-bad.toml:3:'
 }
+
+@test "an interface that appears later is attached, and the bus hears Reconciled" {
+	L3AF_EXPORTER_INTERFACE=l3z0 l3afd_config_exporter late '"soc"'
+	lab_spawn l3afd "$LAB_NS_APPL" "$L3AFD" run -c "$LAB_CONF"
+	pending() { l3afd_status_json | jq -e '.daemon.pending | length > 0' >/dev/null; }
+	lab_wait_for 15 "l3afd to apply, with l3z0 pending" pending
+	bus monitor --json=short --match="type='signal',member='Reconciled'" >"$LAB_DIR/signals" 2>&1 &
+	local monitor=$!
+	sleep 0.5
+	in_appl ip link add l3z0 type veth peer name l3z1
+	reconciled() { grep -q '"member":"Reconciled"' "$LAB_DIR/signals"; }
+	lab_wait_for 10 "a Reconciled signal after l3z0 appeared" reconciled
+	kill "$monitor" 2>/dev/null || true
+	wait "$monitor" 2>/dev/null || true
+	cat "$LAB_DIR/signals"
+	grep '"member":"Reconciled"' "$LAB_DIR/signals" | head -n1 | jq -e '.payload.data[0] == true'
+	l3afd_jq '.flow_exporters[] | select(.name == "late") | .attachments[].interface' | grep -q l3z0
+	in_appl ip link del l3z0
+}
