@@ -22,6 +22,8 @@
 #                     and run in the guest, whose kernel loads freplace programs
 #   xdp-order         two [[program]]s on one XDP hook run in priority order
 #   xdp-reorder       a priority edit reorders them; a foreign component stays
+#   xdp-update        one program updated under 500 pings: none lost, the
+#                     other components keep their ids
 #   xdp-reset         `l3afd reset` leaves only the foreign XDP component
 # The test script reaches the guest through a 9p share (tests/image/guest.sh),
 # with the test programs and the xdp_chain suite built in the image's build

@@ -6,7 +6,8 @@
 #
 #   stamp.pl send DST COUNT             raw UDP to DST:7777, checksum 0 (none:
 #                                       the programs rewrite the payload)
-#   stamp.pl receive ADDR COUNT SECS    prints the ids of each packet, e.g. "2 1"
+#   stamp.pl receive ADDR COUNT SECS    prints "listening" once bound, then the
+#                                       ids of each packet, e.g. "2 1"
 use strict;
 use warnings;
 use Socket qw(PF_INET SOCK_RAW SOCK_DGRAM inet_aton sockaddr_in);
@@ -27,6 +28,7 @@ if ($cmd eq 'send') {
     socket(my $r, PF_INET, SOCK_DGRAM, 0) or die "socket: $!\n";
     bind($r, sockaddr_in($port, inet_aton($addr))) or die "bind $addr:$port: $!\n";
     $| = 1;
+    print "listening\n";
     my $got = 0;
     my $rin = '';
     vec($rin, fileno($r), 1) = 1;
