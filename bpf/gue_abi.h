@@ -17,12 +17,29 @@
  * one network namespace, where skb->cb does not. The high half is a tag, so
  * that anything else reaching the tunnel's veth is dropped instead of sent
  * to the analysis host; the low half is the mirror's snaplen (0: whole
- * frame). The encap program clears the mark.
+ * frame). The encap program replaces it with GUE_MARK_SENT.
  */
 #define GUE_MARK_TAG 0x6c330000u /* "l3" */
 #define GUE_MARK_TAG_MASK 0xffff0000u
 #define GUE_MARK_SNAPLEN_MASK 0x0000ffffu
 #define GUE_MARK(snaplen) (GUE_MARK_TAG | ((snaplen)&GUE_MARK_SNAPLEN_MASK))
+
+/*
+ * The mark the encap program gives the GUE packets it sends. A mirror that
+ * watches a device they leave by (the tunnel's own device: "mirror
+ * everything on eth0, tunnel out eth0") would otherwise clone each of them
+ * back to the tunnel, which cannot wrap an encapsulated packet again: a
+ * clone and a failure per packet sent, and the mirror's counts full of the
+ * tunnel's own traffic. Mirror programs pass packets with this mark over
+ * and count them (mirror_stats.own_tunnel). The mark stays on the packet
+ * from bpf_redirect_neigh() to the device, through the device's own TC
+ * hooks. No one else's mark is lost: the packet is the encap program's own
+ * (its clone carried GUE_MARK(), the original keeps its mark). Its tag is
+ * not GUE_MARK_TAG, so that a sent packet routed back to a tunnel's veth is
+ * dropped there. The kernel's route lookup for the remote sees it as the
+ * flow's mark: policy routing rules on fwmark that match it apply.
+ */
+#define GUE_MARK_SENT 0x4c334755u /* "L3GU" */
 
 /*
  * GUE variant 0 (draft-ietf-intarea-gue; Linux fou's struct guehdr):

@@ -334,6 +334,8 @@ int gue_encap(struct __sk_buff *skb)
 	stats->sent++;
 	stats->sent_bytes += skb->len - ETH_HLEN;
 	stats->truncated += truncated;
+	/* Mirrors on the way out know it for l3afd's own (gue_abi.h). */
+	skb->mark = GUE_MARK_SENT;
 	/* The kernel finds the next hop for the remote through the device and
 	 * fills in the Ethernet header from its neighbour cache. */
 	return bpf_redirect_neigh(gue_device_ifindex, 0, 0, 0);

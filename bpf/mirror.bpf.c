@@ -6,9 +6,10 @@
  * dropped: the programs always return TC_ACT_UNSPEC (TCX_NEXT).
  *
  * Rules are matched by bitmap classification (mirror_abi.h): array lookups
- * per dimension the rules use, cheapest first, each narrowing the set of
- * rules still in play; most packets that match nothing leave after the
- * first one or two, whatever the number of rules.
+ * per dimension the rules use, cheapest first, each narrowing the words of
+ * the bitmaps that may still hold a rule; most packets that match nothing
+ * leave after the first one or two, whatever the number of rules. The GUE
+ * packets of l3afd's own tunnels are never mirrored.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -20,10 +21,16 @@
 #include "packet_parse.h"
 
 /* Set before load. A new rule set is a new program instance. */
-const volatile __u32 mirror_tunnel_ifindex = 0;		      /* the tunnel's veth (l3t-<name>) */
-const volatile __u32 mirror_snaplen = 0;		      /* 0: whole frame */
-const volatile __u32 mirror_rule_words = MIRROR_BITMAP_WORDS; /* words of a bitmap in use */
-const volatile __u32 mirror_dimensions = 0xffffffff;	      /* enum mirror_dimension */
+const volatile __u32 mirror_tunnel_ifindex = 0;	     /* the tunnel's veth (l3t-<name>) */
+const volatile __u32 mirror_snaplen = 0;	     /* 0: whole frame */
+const volatile __u32 mirror_dimensions = 0xffffffff; /* enum mirror_dimension */
+/* Until set: every walk from its root, no byte shared. */
+const volatile struct mirror_prefix_start mirror_prefix_starts[MIRROR_PREFIX_ROOTS] = {
+	[MIRROR_PREFIX_ROOT_SRC4] = { .block = MIRROR_PREFIX_ROOT_SRC4 },
+	[MIRROR_PREFIX_ROOT_DST4] = { .block = MIRROR_PREFIX_ROOT_DST4 },
+	[MIRROR_PREFIX_ROOT_SRC6] = { .block = MIRROR_PREFIX_ROOT_SRC6 },
+	[MIRROR_PREFIX_ROOT_DST6] = { .block = MIRROR_PREFIX_ROOT_DST6 },
+};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -68,51 +75,6 @@ struct {
 	__type(value, struct mirror_stats);
 } mirror_stats SEC(".maps");
 
-/*
- * The rules still in play. Until a second set narrows them they are the
- * first set itself, a map value: no copy for packets that leave early.
- */
-struct mirror_candidates {
-	const struct mirror_bitmap *first;
-	__u64 summary; /* may keep bits of words that became zero */
-	__u32 copied;  /* words holds the candidates */
-	__u64 words[MIRROR_BITMAP_WORDS];
-};
-
-static __always_inline int mirror_start(struct mirror_candidates *c,
-					const struct mirror_bitmap *set)
-{
-	c->first = set;
-	c->summary = set->summary;
-	c->copied = 0;
-	return c->summary != 0;
-}
-
-/* Returns whether any rule is left. Words past the rules in use are never
- * touched: with the parameter known at load, the verifier drops them. */
-static __always_inline int mirror_narrow(struct mirror_candidates *c,
-					 const struct mirror_bitmap *set)
-{
-	const __u64 *from;
-	__u64 any = 0;
-
-	if (!set)
-		return 0; /* no entry: no rule accepts the value */
-	/* Sets without a word in common: no need to look at the words. */
-	c->summary &= set->summary;
-	if (!c->summary)
-		return 0;
-	from = c->copied ? c->words : c->first->words;
-	for (int i = 0; i < MIRROR_BITMAP_WORDS; i++) {
-		if (i >= mirror_rule_words)
-			break;
-		c->words[i] = from[i] & set->words[i];
-		any |= c->words[i];
-	}
-	c->copied = 1;
-	return any != 0;
-}
-
 /* De Bruijn sequence 0x03f79d71b4ca8b09: the top 6 bits of (bit * it) are
  * distinct for each single bit, and this table maps them back. eBPF has no
  * count-trailing-zeros instruction. */
@@ -127,61 +89,88 @@ static __always_inline __u32 mirror_lowest_bit(__u64 word)
 	return mirror_debruijn[((word & -word) * 0x03f79d71b4ca8b09ull) >> 58];
 }
 
-/* The lowest-numbered rule left; c holds at least one. */
-static __always_inline __u32 mirror_first_rule(const struct mirror_candidates *c)
-{
-	const __u64 *words = c->copied ? c->words : c->first->words;
+/*
+ * The sets the packet's values select, one per dimension. A dimension no
+ * rule uses holds the protocol's set, which the AND takes in again at no
+ * loss. Only summaries are ANDed while the sets are found.
+ */
+struct mirror_selection {
+	const struct mirror_bitmap *proto;
+	const struct mirror_bitmap *dst_port;
+	const struct mirror_bitmap *src_port;
+	const struct mirror_bitmap *dst;
+	const struct mirror_bitmap *src;
+	__u64 summary; /* may keep bits of words whose AND is zero */
+};
 
-	for (int i = 0; i < MIRROR_BITMAP_WORDS; i++) {
-		if (i >= mirror_rule_words)
-			break;
-		if (words[i])
-			return i * 64 + mirror_lowest_bit(words[i]);
-	}
-	return MIRROR_MAX_RULES;
+/* Returns whether some word may still hold a rule. */
+static __always_inline int mirror_select(struct mirror_selection *s,
+					 const struct mirror_bitmap **slot,
+					 const struct mirror_bitmap *set)
+{
+	if (!set)
+		return 0; /* no entry: no rule accepts the value */
+	*slot = set;
+	s->summary &= set->summary;
+	return s->summary != 0;
 }
 
-static __always_inline int mirror_narrow_ports(struct mirror_candidates *c,
-					       const struct pkt_info *t)
+static __always_inline const struct mirror_bitmap *mirror_class_set(__u32 class)
+{
+	return bpf_map_lookup_elem(&mirror_sets, &class);
+}
+
+static __always_inline int mirror_select_ports(struct mirror_selection *s, const struct pkt_info *t)
 {
 	__u32 zero = 0;
 	struct mirror_port_classes *classes = bpf_map_lookup_elem(&mirror_port_classes, &zero);
-	__u32 slot, class;
+	__u32 slot;
 
 	if (!classes)
 		return 0;
 	if (mirror_dimensions & MIRROR_DIM_DST_PORT) {
 		slot = t->has_ports ? bpf_ntohs(t->dst_port) : MIRROR_PORT_NONE;
-		if (slot >= MIRROR_PORT_SLOTS)
-			return 0;
-		class = classes->dst[slot];
-		if (!mirror_narrow(c, bpf_map_lookup_elem(&mirror_sets, &class)))
+		if (slot >= MIRROR_PORT_SLOTS ||
+		    !mirror_select(s, &s->dst_port, mirror_class_set(classes->dst[slot])))
 			return 0;
 	}
 	if (mirror_dimensions & MIRROR_DIM_SRC_PORT) {
 		slot = t->has_ports ? bpf_ntohs(t->src_port) : MIRROR_PORT_NONE;
-		if (slot >= MIRROR_PORT_SLOTS)
-			return 0;
-		class = classes->src[slot];
-		if (!mirror_narrow(c, bpf_map_lookup_elem(&mirror_sets, &class)))
+		if (slot >= MIRROR_PORT_SLOTS ||
+		    !mirror_select(s, &s->src_port, mirror_class_set(classes->src[slot])))
 			return 0;
 	}
 	return 1;
 }
 
-/* The rules that accept an address of `bytes` bytes in the trie at `root`:
- * one array lookup per address byte until an entry gives a class. */
+/*
+ * The rules that accept an address of `bytes` bytes in the trie at `root`:
+ * the bytes every prefix shares compared at once, then one array lookup per
+ * further address byte until an entry gives a class (mirror_abi.h). The
+ * loop is unrolled: with the starts known at load, each level's test of the
+ * depth is a constant one, and the verifier drops the levels skipped.
+ */
 static __always_inline const struct mirror_bitmap *mirror_prefix_set(__u32 root, const __u8 *addr,
 								     int bytes)
 {
-	__u32 entry = MIRROR_NODE_CHILD | root;
+	const volatile struct mirror_prefix_start *start = &mirror_prefix_starts[root];
+	__u32 depth = start->depth;
+	__u32 entry = MIRROR_NODE_CHILD | start->block;
+	__u64 words[2];
 
+	__builtin_memcpy(words, addr, sizeof(words));
+	if (((words[0] ^ start->shared[0]) & start->mask[0]) ||
+	    (bytes > 8 && ((words[1] ^ start->shared[1]) & start->mask[1])))
+		return mirror_class_set(start->outside);
+#pragma clang loop unroll(full)
 	for (int i = 0; i < 16; i++) {
 		__u32 index;
 		__u32 *next;
 
 		if (i >= bytes || !(entry & MIRROR_NODE_CHILD))
 			break;
+		if (i < depth)
+			continue;
 		index = (entry & ~MIRROR_NODE_CHILD) * MIRROR_PREFIX_BLOCK + addr[i];
 		next = bpf_map_lookup_elem(&mirror_prefix_nodes, &index);
 		if (!next)
@@ -190,49 +179,83 @@ static __always_inline const struct mirror_bitmap *mirror_prefix_set(__u32 root,
 	}
 	if (entry & MIRROR_NODE_CHILD)
 		return 0; /* a table the compiler did not make */
-	return bpf_map_lookup_elem(&mirror_sets, &entry);
+	return mirror_class_set(entry);
 }
 
-static __always_inline int mirror_narrow_addresses(struct mirror_candidates *c,
+static __always_inline int mirror_select_addresses(struct mirror_selection *s,
 						   const struct pkt_info *t)
 {
 	if (t->family == 4) {
 		if ((mirror_dimensions & MIRROR_DIM_DST4) &&
-		    !mirror_narrow(c, mirror_prefix_set(MIRROR_PREFIX_ROOT_DST4, t->dst, 4)))
+		    !mirror_select(s, &s->dst,
+				   mirror_prefix_set(MIRROR_PREFIX_ROOT_DST4, t->dst, 4)))
 			return 0;
 		if ((mirror_dimensions & MIRROR_DIM_SRC4) &&
-		    !mirror_narrow(c, mirror_prefix_set(MIRROR_PREFIX_ROOT_SRC4, t->src, 4)))
+		    !mirror_select(s, &s->src,
+				   mirror_prefix_set(MIRROR_PREFIX_ROOT_SRC4, t->src, 4)))
 			return 0;
 	} else {
 		if ((mirror_dimensions & MIRROR_DIM_DST6) &&
-		    !mirror_narrow(c, mirror_prefix_set(MIRROR_PREFIX_ROOT_DST6, t->dst, 16)))
+		    !mirror_select(s, &s->dst,
+				   mirror_prefix_set(MIRROR_PREFIX_ROOT_DST6, t->dst, 16)))
 			return 0;
 		if ((mirror_dimensions & MIRROR_DIM_SRC6) &&
-		    !mirror_narrow(c, mirror_prefix_set(MIRROR_PREFIX_ROOT_SRC6, t->src, 16)))
+		    !mirror_select(s, &s->src,
+				   mirror_prefix_set(MIRROR_PREFIX_ROOT_SRC6, t->src, 16)))
 			return 0;
 	}
 	return 1;
 }
 
+/* The lowest-numbered rule in every set: the words the summary leaves,
+ * lowest first, until one is not empty. */
+static __always_inline __u32 mirror_first_rule(const struct mirror_selection *s)
+{
+	__u64 summary = s->summary;
+
+	for (int i = 0; i < MIRROR_BITMAP_WORDS; i++) {
+		__u32 w;
+		__u64 word;
+
+		if (!summary)
+			break;
+		w = mirror_lowest_bit(summary);
+		/* Left to itself, clang folds this check into a test of the
+		 * table index, which tells the verifier nothing about w. */
+		barrier_var(w);
+		if (w >= MIRROR_BITMAP_WORDS)
+			break;
+		word = s->proto->words[w] & s->dst_port->words[w] & s->src_port->words[w] &
+		       s->dst->words[w] & s->src->words[w];
+		if (word)
+			return w * 64 + mirror_lowest_bit(word);
+		summary &= summary - 1;
+	}
+	return MIRROR_MAX_RULES;
+}
+
 /* The rule the packet matches, or MIRROR_MAX_RULES. Every lookup is an
- * array lookup, which the verifier inlines; the cheapest come first. */
+ * array lookup, which the verifier inlines; the cheapest come first, and
+ * most packets that match nothing leave at a summary. */
 static __always_inline __u32 mirror_classify(const struct pkt_info *t)
 {
-	struct mirror_candidates c;
+	struct mirror_selection s;
 	__u32 index = MIRROR_PROTO_INDEX(
 		t->family == 6 ? MIRROR_FAMILY_SLOT_V6 : MIRROR_FAMILY_SLOT_V4, t->protocol);
-	struct mirror_bitmap *set = bpf_map_lookup_elem(&mirror_proto, &index);
+	const struct mirror_bitmap *proto = bpf_map_lookup_elem(&mirror_proto, &index);
 
-	if (!set || !mirror_start(&c, set))
+	if (!proto || !proto->summary)
 		return MIRROR_MAX_RULES;
+	s.proto = s.dst_port = s.src_port = s.dst = s.src = proto;
+	s.summary = proto->summary;
 	if ((mirror_dimensions & (MIRROR_DIM_SRC_PORT | MIRROR_DIM_DST_PORT)) &&
-	    !mirror_narrow_ports(&c, t))
+	    !mirror_select_ports(&s, t))
 		return MIRROR_MAX_RULES;
 	if ((mirror_dimensions &
 	     (MIRROR_DIM_SRC4 | MIRROR_DIM_DST4 | MIRROR_DIM_SRC6 | MIRROR_DIM_DST6)) &&
-	    !mirror_narrow_addresses(&c, t))
+	    !mirror_select_addresses(&s, t))
 		return MIRROR_MAX_RULES;
-	return mirror_first_rule(&c);
+	return mirror_first_rule(&s);
 }
 
 static __always_inline int mirror_packet(struct __sk_buff *skb, __u32 stats_slot)
@@ -246,6 +269,12 @@ static __always_inline int mirror_packet(struct __sk_buff *skb, __u32 stats_slot
 	if (!stats)
 		return TC_ACT_UNSPEC;
 	stats->seen++;
+	/* A packet one of l3afd's tunnels sends: mirroring it would only
+	 * hand it back to a tunnel (gue_abi.h). */
+	if (skb->mark == GUE_MARK_SENT) {
+		stats->own_tunnel++;
+		return TC_ACT_UNSPEC;
+	}
 
 	switch (pkt_parse(skb, &t, 0)) {
 	case PKT_IP:

@@ -8,10 +8,11 @@
  * Classification is by bitmaps (docs/mirror.md): for each dimension of the
  * 5-tuple, array lookups yield the set of rules that accept the packet's
  * value in that dimension, bit i of the set being rule i. The program ANDs
- * the sets cheapest first and stops as soon as the AND is empty; the lowest
- * set bit of what is left is the rule that matched. The maps are filled
- * once, before the program is attached: a new rule set is a new program
- * instance.
+ * the sets' summaries as it finds them, cheapest first, and stops as soon as
+ * that AND is empty; only then does it AND the words the summaries leave,
+ * lowest first: the lowest set bit of the first word that is not empty is
+ * the rule that matched. The maps are filled once, before the program is
+ * attached: a new rule set is a new program instance.
  */
 #ifndef L3AF_MIRROR_ABI_H
 #define L3AF_MIRROR_ABI_H
@@ -24,7 +25,8 @@
 /*
  * A set of rules: rule i is bit (i % 64) of words[i / 64]. Bit w of summary
  * is set when words[w] is not zero, so that two sets with no word in
- * common are found disjoint with one AND instead of MIRROR_BITMAP_WORDS.
+ * common are found disjoint with one AND instead of MIRROR_BITMAP_WORDS,
+ * and the words of a bitmap past the rules are never read.
  */
 struct mirror_bitmap {
 	__u64 words[MIRROR_BITMAP_WORDS];
@@ -86,6 +88,28 @@ struct mirror_port_classes {
 #define MIRROR_NODE_CHILD 0x80000000u
 
 /*
+ * Load-time parameter `mirror_prefix_starts`, one per root: where a walk
+ * begins. The first `depth` bytes of every prefix of the trie (other than
+ * /0) are whole bytes of the prefix and the same for all of them, so the
+ * walk compares them at once and begins at byte `depth`, in the block the
+ * walk from the root would have reached there. An address that differs in
+ * them is in none of those prefixes: it gets class `outside`, the class of
+ * the root's untouched entries. Rules within one network (IPv6 rules under
+ * one /32 or /48) skip most of the levels this way.
+ *
+ * `shared` and `mask` hold address bytes in memory order, read as two
+ * 64-bit words in host order, as the program reads the packet's address.
+ */
+struct mirror_prefix_start {
+	__u64 shared[2]; /* the shared bytes, 0 past `depth` */
+	__u64 mask[2];	 /* 0xff over the shared bytes, 0 past `depth` */
+	__u32 depth;	 /* shared bytes: the walk begins at this address byte */
+	__u32 block;	 /* the block of that byte (the root when depth is 0) */
+	__u32 outside;	 /* the class of an address that differs in the shared bytes */
+	__u32 pad;
+};
+
+/*
  * Load-time parameter `mirror_dimensions`: the dimensions some rule
  * constrains. The program skips the lookups of the others; the maps hold
  * correct contents for every dimension regardless.
@@ -119,6 +143,7 @@ struct mirror_stats {
 	__u64 clone_failed; /* matched, but bpf_clone_redirect() failed */
 	__u64 not_ip;	    /* neither IPv4 nor IPv6: rules never match these */
 	__u64 truncated;    /* IP headers cut short or malformed: not matched */
+	__u64 own_tunnel;   /* GUE packets of l3afd's tunnels (GUE_MARK_SENT): not matched */
 };
 
 #endif /* L3AF_MIRROR_ABI_H */

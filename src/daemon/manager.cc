@@ -317,9 +317,10 @@ MetricsSnapshot Manager::metricsSnapshot() const {
         MirrorMetrics mm;
         mm.name = mirror.name;
         mm.interface = mirror.interface;
-        mm.directions.push_back(
-            {"ingress", counters->ingress.seen, counters->ingress.clone_failed});
-        mm.directions.push_back({"egress", counters->egress.seen, counters->egress.clone_failed});
+        mm.directions.push_back({"ingress", counters->ingress.seen, counters->ingress.clone_failed,
+                                 counters->ingress.own_tunnel});
+        mm.directions.push_back({"egress", counters->egress.seen, counters->egress.clone_failed,
+                                 counters->egress.own_tunnel});
         for (size_t i = 0; i < counters->rules.size(); i++)
             mm.rules.push_back(
                 {static_cast<uint32_t>(i), counters->rules[i].packets, counters->rules[i].bytes});

@@ -203,6 +203,9 @@ void addMirrors(Families& out, const std::vector<MirrorMetrics>& mirrors) {
     MetricFamily& clone_failed =
         out.counter("l3af_mirror_clone_failed_packets_total",
                     "Matched packets that could not be cloned to the tunnel.");
+    MetricFamily& own_tunnel =
+        out.counter("l3af_mirror_own_tunnel_packets_total",
+                    "GUE packets of l3afd's own tunnels, never mirrored (no mirror loops).");
     MetricFamily& matched_packets = out.counter(
         "l3af_mirror_matched_packets_total",
         "Packets mirrored under a rule (a packet counts under the first rule it matches).");
@@ -213,6 +216,7 @@ void addMirrors(Families& out, const std::vector<MirrorMetrics>& mirrors) {
             Labels labels{
                 {"direction", d.direction}, {"interface", m.interface}, {"mirror", m.name}};
             sample(seen, labels, static_cast<double>(d.seen_packets));
+            sample(own_tunnel, labels, static_cast<double>(d.own_tunnel_packets));
             sample(clone_failed, std::move(labels), static_cast<double>(d.clone_failed_packets));
         }
         for (const MirrorRuleMetrics& r : m.rules) {

@@ -42,7 +42,8 @@
 //     l3af_collector_disconnects_total, l3af_collector_connected,
 //     l3af_collector_queued_bytes
 //   per mirror {mirror, interface, direction} (direction ingress | egress):
-//     l3af_mirror_seen_packets_total, l3af_mirror_clone_failed_packets_total
+//     l3af_mirror_seen_packets_total, l3af_mirror_clone_failed_packets_total,
+//     l3af_mirror_own_tunnel_packets_total
 //   per mirror rule {mirror, rule} (rule: its index in the [[mirror.rule]] list):
 //     l3af_mirror_matched_packets_total, l3af_mirror_matched_bytes_total
 //   per tunnel {tunnel}:
@@ -116,6 +117,7 @@ struct MirrorDirectionMetrics {
     std::string direction; // "ingress" | "egress"
     uint64_t seen_packets = 0;
     uint64_t clone_failed_packets = 0;
+    uint64_t own_tunnel_packets = 0; // l3afd's own GUE packets, passed over
 };
 
 struct MirrorRuleMetrics {

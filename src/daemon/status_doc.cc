@@ -106,11 +106,9 @@ void addMirrorCounters(json& e, const fs::path& dir, const config::Config* confi
     if (mirror)
         e["tunnel"] = mirror->tunnel;
     const auto stats = [](const mirror_stats& s) {
-        return json{{"seen", s.seen},
-                    {"matched", s.matched},
-                    {"clone_failed", s.clone_failed},
-                    {"not_ip", s.not_ip},
-                    {"truncated", s.truncated}};
+        return json{
+            {"seen", s.seen},     {"matched", s.matched},     {"clone_failed", s.clone_failed},
+            {"not_ip", s.not_ip}, {"truncated", s.truncated}, {"own_tunnel", s.own_tunnel}};
     };
     e["ingress"] = stats(counters->ingress);
     e["egress"] = stats(counters->egress);

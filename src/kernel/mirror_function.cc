@@ -106,7 +106,8 @@ Status loadMirrorRevision(const plan::MirrorSpec& spec, const std::filesystem::p
         return failErrno("open mirror program");
     skel->rodata->mirror_tunnel_ifindex = spec.tunnel_ifindex;
     skel->rodata->mirror_snaplen = spec.snaplen;
-    skel->rodata->mirror_rule_words = compiled->rule_words;
+    for (size_t root = 0; root < compiled->prefix_starts.size(); root++)
+        skel->rodata->mirror_prefix_starts[root] = compiled->prefix_starts[root];
     skel->rodata->mirror_dimensions = compiled->dimensions;
     const auto nodes = static_cast<uint32_t>(std::max<size_t>(compiled->prefix_nodes.size(), 1));
     if (bpf_map__set_max_entries(skel->maps.mirror_prefix_nodes, nodes) != 0)
@@ -164,6 +165,7 @@ Result<MirrorCounters> readMirrorCounters(const std::filesystem::path& dir, size
             sum.clone_failed += s.clone_failed;
             sum.not_ip += s.not_ip;
             sum.truncated += s.truncated;
+            sum.own_tunnel += s.own_tunnel;
         }
     }
     return out;

@@ -194,12 +194,53 @@ void compilePorts(std::span<const MirrorRule> rules, std::optional<PortRange> Mi
     classes[MIRROR_PORT_NONE] = static_cast<uint16_t>(pool.classOf(wildcard));
 }
 
+// Where the walk of one trie begins (mirror_prefix_start): past the bytes
+// that every prefix but /0 holds whole and in common. A prefix's range is
+// written in the block of its last byte, so the walk may skip no further.
+mirror_prefix_start prefixStart(const std::set<Cidr, CidrLess>& prefixes, uint32_t root,
+                                uint32_t outside, const std::vector<uint32_t>& nodes) {
+    mirror_prefix_start start{};
+    start.block = root;
+    start.outside = outside;
+    const Cidr* first = nullptr;
+    size_t depth = 16;
+    for (const Cidr& prefix : prefixes) {
+        if (prefix.prefix_len == 0)
+            continue;
+        depth = std::min<size_t>(depth, (prefix.prefix_len - 1u) / 8);
+        if (!first)
+            first = &prefix;
+        size_t same = 0;
+        while (same < depth && prefix.address[same] == first->address[same])
+            same++;
+        depth = same;
+    }
+    if (!first || depth == 0)
+        return start;
+
+    std::array<uint8_t, 16> shared{};
+    std::array<uint8_t, 16> mask{};
+    uint32_t block = root;
+    for (size_t level = 0; level < depth; level++) {
+        shared[level] = first->address[level];
+        mask[level] = 0xff;
+        block = nodes[block * MIRROR_PREFIX_BLOCK + first->address[level]] & ~MIRROR_NODE_CHILD;
+    }
+    std::memcpy(start.shared, shared.data(), sizeof(start.shared));
+    std::memcpy(start.mask, mask.data(), sizeof(start.mask));
+    start.depth = static_cast<uint32_t>(depth);
+    start.block = block;
+    return start;
+}
+
 // One address dimension of one family as a trie of 256-entry blocks under
-// `root` (mirror_abi.h). Prefixes go in shortest first: a longer one then
-// overwrites the part of a shorter one's range it covers, and a block made
-// for the next byte starts out with the class of the entry it replaces.
-void compilePrefixes(std::span<const MirrorRule> rules, std::optional<Cidr> MirrorRule::*dimension,
-                     uint8_t family, uint32_t root, SetPool& pool, std::vector<uint32_t>& nodes) {
+// `root` (mirror_abi.h), and where its walk begins. Prefixes go in shortest
+// first: a longer one then overwrites the part of a shorter one's range it
+// covers, and a block made for the next byte starts out with the class of
+// the entry it replaces.
+mirror_prefix_start compilePrefixes(std::span<const MirrorRule> rules,
+                                    std::optional<Cidr> MirrorRule::*dimension, uint8_t family,
+                                    uint32_t root, SetPool& pool, std::vector<uint32_t>& nodes) {
     Words wildcard{};
     std::vector<std::pair<size_t, Cidr>> constrained; // rules with a prefix of this family
     std::set<Cidr, CidrLess> prefixes;                // ordered by length first
@@ -245,6 +286,7 @@ void compilePrefixes(std::span<const MirrorRule> rules, std::optional<Cidr> Mirr
         uint32_t count = 1u << (8 - bits);
         std::fill_n(nodes.begin() + block * MIRROR_PREFIX_BLOCK + first, count, classOf(prefix));
     }
+    return prefixStart(prefixes, root, everywhere, nodes);
 }
 
 // A dimension is looked up only if some rule narrows it. A /0 prefix does
@@ -283,7 +325,6 @@ Result<CompiledMirror> compileRules(std::span<const MirrorRule> rules) {
 
     CompiledMirror out;
     out.rule_count = static_cast<uint32_t>(rules.size());
-    out.rule_words = std::max<uint32_t>(1, static_cast<uint32_t>((rules.size() + 63) / 64));
     out.dimensions = usedDimensions(rules);
 
     compileProto(rules, out);
@@ -295,10 +336,13 @@ Result<CompiledMirror> compileRules(std::span<const MirrorRule> rules) {
     compilePorts(rules, &MirrorRule::dst_port, pool, classes.dst);
 
     out.prefix_nodes.assign(MIRROR_PREFIX_ROOTS * MIRROR_PREFIX_BLOCK, MIRROR_EMPTY_SET);
-    compilePrefixes(rules, &MirrorRule::src, 4, MIRROR_PREFIX_ROOT_SRC4, pool, out.prefix_nodes);
-    compilePrefixes(rules, &MirrorRule::dst, 4, MIRROR_PREFIX_ROOT_DST4, pool, out.prefix_nodes);
-    compilePrefixes(rules, &MirrorRule::src, 6, MIRROR_PREFIX_ROOT_SRC6, pool, out.prefix_nodes);
-    compilePrefixes(rules, &MirrorRule::dst, 6, MIRROR_PREFIX_ROOT_DST6, pool, out.prefix_nodes);
+    for (auto [dimension, family, root] :
+         {std::tuple{&MirrorRule::src, uint8_t{4}, uint32_t{MIRROR_PREFIX_ROOT_SRC4}},
+          std::tuple{&MirrorRule::dst, uint8_t{4}, uint32_t{MIRROR_PREFIX_ROOT_DST4}},
+          std::tuple{&MirrorRule::src, uint8_t{6}, uint32_t{MIRROR_PREFIX_ROOT_SRC6}},
+          std::tuple{&MirrorRule::dst, uint8_t{6}, uint32_t{MIRROR_PREFIX_ROOT_DST6}}})
+        out.prefix_starts[root] =
+            compilePrefixes(rules, dimension, family, root, pool, out.prefix_nodes);
     return out;
 }
 

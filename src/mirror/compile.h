@@ -9,6 +9,7 @@
 #include "config/model.h"
 #include "mirror_abi.h"
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <utility>
@@ -19,7 +20,8 @@ namespace l3af::mirror {
 static_assert(sizeof(mirror_bitmap) == 8 * MIRROR_BITMAP_WORDS + 8);
 static_assert(sizeof(mirror_port_classes) == 4 * MIRROR_PORT_SLOTS);
 static_assert(sizeof(mirror_rule_counter) == 16);
-static_assert(sizeof(mirror_stats) == 40);
+static_assert(sizeof(mirror_stats) == 48);
+static_assert(sizeof(mirror_prefix_start) == 48);
 static_assert(MIRROR_MAX_SETS <= 65536, "port classes are 16 bits");
 
 inline constexpr size_t kMaxRules = MIRROR_MAX_RULES;
@@ -33,8 +35,9 @@ struct CompiledMirror {
     uint32_t rule_count = 0;
 
     // Load-time parameters of the same names.
-    uint32_t rule_words = 1; // mirror_rule_words: 64-bit words of a bitmap in use
     uint32_t dimensions = 0; // mirror_dimensions: enum mirror_dimension bits
+    // mirror_prefix_starts: where each trie's walk begins, by root.
+    std::array<mirror_prefix_start, MIRROR_PREFIX_ROOTS> prefix_starts{};
 
     MapEntries<uint32_t, mirror_bitmap> proto;              // mirror_proto
     MapEntries<uint32_t, mirror_bitmap> sets;               // mirror_sets, 0 the empty set

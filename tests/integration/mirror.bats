@@ -298,6 +298,48 @@ revision_replaced() {
 			.mirrors[0].egress.clone_failed' <<<"$s")" "matched vs sent + failed + clone_failed"
 }
 
+@test "a mirror of everything leaving the tunnel's device: each packet reaches the analyzer once, never inside another GUE packet" {
+	# "Mirror everything on eth0, tunnel out eth0": mirror 'wire' takes every
+	# packet leaving l3a2, the device the tunnel leaves by, which the tunnel's
+	# own GUE packets are too; mirror 'in' takes the client's UDP on l3a0.
+	tunnel_ana
+	L3AF_MIRROR_DIRECTION=ingress l3afd_config_mirror in ana 0 '[[mirror.rule]]' 'protocol = "udp"'
+	L3AF_MIRROR_INTERFACE=l3a2 L3AF_MIRROR_DIRECTION=egress l3afd_config_mirror wire ana 0 \
+		'[[mirror.rule]]'
+	run l3afd_cmd apply
+	echo "$output"
+	[ "$status" -eq 0 ]
+	captures_start
+
+	traffic_client udp-send --dst "$LAB_SERVER_V4" --port 5000 --sport 40001 --sizes 10,200,1400
+	traffic_client udp-send --dst "$LAB_SERVER_V6" --port 5001 --sport 40002 --sizes 30
+	# The appliance's own packets out of l3a2 are the 'wire' mirror's to take.
+	in_appl ping -q -c 2 -i 0.05 "$LAB_ANALYZER_V4" >/dev/null
+	captures_stop
+
+	local want="$LAB_DIR/want-wire.pcap" inner="$LAB_DIR/inner-wire.pcap"
+	pcap_select "$(capture_file l3a0)" "$want" "udp and ether src $(client_mac)"
+	assert_eq 4 "$(count_frames "$want")" "client UDP packets on l3a0"
+	analyzer_inner "$inner"
+	# Every client packet once, byte for byte and in order: a GUE packet
+	# mirrored again would arrive as an inner UDP packet to 6080.
+	pcap_select "$inner" "$LAB_DIR/inner-wire-udp.pcap" 'udp'
+	assert_same_packets "$want" "$LAB_DIR/inner-wire-udp.pcap" "analyzer"
+	assert_eq 2 "$(tcpdump -r "$inner" -n 2>/dev/null |
+		grep -c "IP $LAB_APPL_L3A2_V4 > $LAB_ANALYZER_V4: ICMP echo request")" \
+		"the appliance's pings, mirrored by 'wire'"
+	assert_eq 6 "$(count_frames "$inner")" "packets at the analyzer"
+	local s
+	s=$(l3afd_status_json)
+	jq -c '(.mirrors[] | {name, ingress, egress}), (.tunnels[] | {sent, failed})' <<<"$s"
+	# 'wire' saw each GUE packet leave and passed it over.
+	assert_eq "6 0" "$(jq -r '.tunnels[0] | "\(.sent) \(.failed)"' <<<"$s")" "tunnel sent, failed"
+	assert_eq "6 2" "$(jq -r '.mirrors[] | select(.name == "wire") | .egress |
+		"\(.own_tunnel) \(.matched)"' <<<"$s")" "'wire' egress own_tunnel, matched"
+	assert_eq "4 0" "$(jq -r '.mirrors[] | select(.name == "in") | .ingress |
+		"\(.matched) \(.own_tunnel)"' <<<"$s")" "'in' ingress matched, own_tunnel"
+}
+
 @test "status counters equal what the captures saw" {
 	tunnel_ana
 	# Rule 2 overlaps rule 0: a packet counts once, under rule 0.

@@ -136,7 +136,8 @@ class GueEncapTest : public ::testing::Test {
         RunOutcome outcome = program.send(frame, mirror::gueMark(snaplen));
         ASSERT_EQ(outcome.error, 0) << std::strerror(outcome.error);
         ASSERT_EQ(outcome.verdict, TC_ACT_REDIRECT) << "stats: failed " << program.stats().failed;
-        EXPECT_EQ(outcome.mark_out, 0u) << "the mark must not leave with the packet";
+        EXPECT_EQ(outcome.mark_out, GUE_MARK_SENT)
+            << "the packet must leave with l3afd's mark, not the clone's";
         ASSERT_GE(outcome.data_out.size(), 14u + 32u);
         uint16_t ip_id = get16(outcome.data_out, 14 + 4);
         uint16_t sport = get16(outcome.data_out, 14 + 20);
@@ -321,7 +322,8 @@ TEST_F(GueEncapTest, FramesWithoutTheMirrorsMarkAreDropped) {
     auto program = load(s);
     ASSERT_TRUE(program);
     Bytes frame = PacketBuilder().ipv4(kA4, kB4).udp(1, 2).build();
-    for (uint32_t mark : {0u, 0x12345678u, GUE_MARK_SNAPLEN_MASK}) {
+    // GUE_MARK_SENT: one of the tunnels' own packets, routed back.
+    for (uint32_t mark : {0u, 0x12345678u, GUE_MARK_SNAPLEN_MASK, GUE_MARK_SENT}) {
         RunOutcome outcome = program->send(frame, mark);
         ASSERT_EQ(outcome.error, 0);
         EXPECT_EQ(outcome.verdict, TC_ACT_SHOT) << std::hex << mark;
@@ -330,7 +332,7 @@ TEST_F(GueEncapTest, FramesWithoutTheMirrorsMarkAreDropped) {
         program->send(PacketBuilder().ethertype(ETH_P_ARP).payload(28).build(), mirror::gueMark(0));
     EXPECT_EQ(arp.verdict, TC_ACT_SHOT);
     gue_stats stats = program->stats();
-    EXPECT_EQ(stats.foreign, 3u);
+    EXPECT_EQ(stats.foreign, 4u);
     EXPECT_EQ(stats.not_ip, 1u);
     EXPECT_EQ(stats.sent, 0u);
 }

@@ -337,6 +337,74 @@ INSTANTIATE_TEST_SUITE_P(Tunnels, MirrorLabEndToEnd,
                                            EndToEnd{"ChecksumAndSnaplen", true, 200}),
                          [](const auto& info) { return info.param.name; });
 
+// --- The tunnel's own packets ----------------------------------------------------
+
+// "Mirror everything on the device the tunnel leaves by": a second mirror,
+// matching everything on dev0's egress, sees each GUE packet the tunnel
+// sends. It must not mirror them, yet mirror the device's other traffic.
+TEST_F(MirrorLab, AMirrorOfTheTunnelsDeviceLetsTheTunnelsPacketsPass) {
+    startMirror({rule(IPPROTO_UDP, port(7777))}, 0, "w-rx", BPF_TCX_INGRESS);
+    startEncap(false);
+    std::string error;
+    auto everything = MirrorProgram::load({MirrorRule{}},
+                                          {.tunnel_ifindex = uint32_t(ifindex("l3t-lab"))}, error);
+    ASSERT_TRUE(everything) << error;
+    links_.push_back(everything->attach(ifindex("dev0"), BPF_TCX_EGRESS));
+    ASSERT_TRUE(links_.back()) << "attach: " << std::strerror(errno);
+    UniqueFd socket = gueSocket();
+    ASSERT_TRUE(socket);
+    // The device's own traffic: a datagram from 10.9.0.1 to the analyzer.
+    UniqueFd local(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(7000);
+    inet_pton(AF_INET, kAnalyzerAddress, &to.sin_addr);
+
+    constexpr size_t kFrames = 20;
+    std::vector<Bytes> expected;
+    for (size_t i = 0; i < kFrames; i++) {
+        Bytes frame = PacketBuilder()
+                          .ipv4("192.0.2.1", "192.0.2.2")
+                          .udp(uint16_t(1000 + i), 7777)
+                          .payload(100 + i)
+                          .build();
+        ASSERT_TRUE(sendFrame(ifindex("w-tx"), frame));
+        expected.push_back(ipPacketOf(frame));
+    }
+    const char hello[] = "hello";
+    ASSERT_EQ(::sendto(local.get(), hello, sizeof(hello), 0, reinterpret_cast<sockaddr*>(&to),
+                       sizeof(to)),
+              ssize_t(sizeof(hello)));
+
+    // Each client frame arrives once, as itself; the datagram once, as
+    // itself; never a GUE packet inside another.
+    std::vector<Bytes> inner;
+    while (std::optional<Bytes> payload = receive(socket.get(), 1s)) {
+        ASSERT_GE(payload->size(), 4u + 28u);
+        inner.emplace_back(payload->begin() + 4, payload->end());
+    }
+    ASSERT_EQ(inner.size(), kFrames + 1);
+    size_t clients = 0;
+    for (const Bytes& ip : inner) {
+        ASSERT_EQ(ip[9], IPPROTO_UDP);
+        EXPECT_NE(get16(ip, 22), kGuePort) << "a GUE packet was mirrored again";
+        if (get16(ip, 22) == 7777)
+            EXPECT_EQ(ip, expected.at(clients++));
+        else
+            EXPECT_EQ(get16(ip, 22), 7000);
+    }
+    EXPECT_EQ(clients, kFrames);
+
+    // Mirrored again, a GUE packet would come back to the encapsulation,
+    // which the kernel refuses to wrap twice: it would count as failed.
+    gue_stats sent = gue_->stats();
+    EXPECT_EQ(sent.sent, kFrames + 1);
+    EXPECT_EQ(sent.failed, 0u);
+    mirror_stats stats = everything->stats(MIRROR_STATS_EGRESS);
+    EXPECT_EQ(stats.own_tunnel, kFrames + 1) << "the GUE packets reached dev0's egress hook";
+    EXPECT_EQ(stats.matched, 1u) << "the device's own datagram";
+}
+
 // --- A real TCP stream, mirrored on egress ---------------------------------------
 
 // The sender's stack hands the watched device GSO super-packets with

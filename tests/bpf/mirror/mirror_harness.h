@@ -5,6 +5,9 @@
 // daemon writes them), counter readers and packet capture for the veth labs
 // (namespaces and the packet sender are netns.h's).
 
+// Before the skeleton: its rodata holds the ABI's structs.
+#include "mirror_abi.h"
+
 #include "checksum.h"
 #include "common/unique_fd.h"
 #include "gue_abi.h"
@@ -120,7 +123,8 @@ class MirrorProgram {
         mirror_bpf* skel = program->skel_;
         skel->rodata->mirror_tunnel_ifindex = options.tunnel_ifindex;
         skel->rodata->mirror_snaplen = options.snaplen;
-        skel->rodata->mirror_rule_words = compiled->rule_words;
+        for (size_t root = 0; root < compiled->prefix_starts.size(); root++)
+            skel->rodata->mirror_prefix_starts[root] = compiled->prefix_starts[root];
         skel->rodata->mirror_dimensions = compiled->dimensions;
         if (int err = bpf_map__set_max_entries(skel->maps.mirror_prefix_nodes,
                                                uint32_t(compiled->prefix_nodes.size()))) {
@@ -180,8 +184,8 @@ class MirrorProgram {
     }
 
     mirror_stats stats(mirror_stats_slot slot) const {
-        std::vector<uint64_t> v = sumPerCpu(bpf_map__fd(skel_->maps.mirror_stats), slot, 5);
-        return {v[0], v[1], v[2], v[3], v[4]};
+        std::vector<uint64_t> v = sumPerCpu(bpf_map__fd(skel_->maps.mirror_stats), slot, 6);
+        return {v[0], v[1], v[2], v[3], v[4], v[5]};
     }
 
     UniqueFd attach(int ifindex, bpf_attach_type hook) const {

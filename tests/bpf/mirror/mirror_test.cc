@@ -273,9 +273,8 @@ TEST_F(MirrorProgramTest, EveryRuleIndexCountsInItsOwnSlot) {
 }
 
 // Random rule sets against the reference matcher, through the real program.
-TEST_F(MirrorProgramTest, RandomRulesAgreeWithTheReferenceMatcher) {
-    RuleFuzzer fuzzer(7);
-    for (size_t rule_count : {5u, 60u, 300u, 1024u}) {
+void crossCheckProgram(RuleFuzzer& fuzzer, std::initializer_list<size_t> rule_counts) {
+    for (size_t rule_count : rule_counts) {
         std::vector<MirrorRule> rules = fuzzer.rules(rule_count);
         std::string error;
         auto program =
@@ -328,6 +327,17 @@ TEST_F(MirrorProgramTest, RandomRulesAgreeWithTheReferenceMatcher) {
     }
 }
 
+TEST_F(MirrorProgramTest, RandomRulesAgreeWithTheReferenceMatcher) {
+    RuleFuzzer fuzzer(7);
+    crossCheckProgram(fuzzer, {5u, 60u, 300u, 1024u});
+}
+
+// Rules inside one network, whose walks begin past the bytes they share.
+TEST_F(MirrorProgramTest, RandomRulesInOneNetworkAgreeWithTheReferenceMatcher) {
+    RuleFuzzer fuzzer(8, RuleFuzzer::Shape::kOneNetwork);
+    crossCheckProgram(fuzzer, {1u, 3u, 20u, 1024u});
+}
+
 // The clone leaves by the tunnel's veth, byte for byte the original frame;
 // a packet that matches nothing sends nothing.
 TEST_F(MirrorProgramTest, TheCloneLeavesByTheTunnelVethUnchanged) {
@@ -363,6 +373,52 @@ TEST_F(MirrorProgramTest, ACloneThatCannotLeaveIsCountedAndTheOriginalGoesOn) {
     mirror_stats stats = program->stats(MIRROR_STATS_INGRESS);
     EXPECT_EQ(stats.matched, 1u);
     EXPECT_EQ(stats.clone_failed, 1u);
+}
+
+// The loop guard: a mirror that matches everything on the device a tunnel
+// leaves by sees the tunnel's own GUE packets, which leave marked
+// GUE_MARK_SENT. It passes them over; the same bytes sent by anyone else (no
+// mark, or a mark of their own) are mirrored like any packet.
+TEST_F(MirrorProgramTest, TheTunnelsOwnGuePacketsAreNeverMirrored) {
+    mirror::GueSettings settings;
+    settings.local_addr = htonl(0xcb007105);  // 203.0.113.5
+    settings.remote_addr = htonl(0xc6336407); // 198.51.100.7
+    settings.device_ifindex = kLoopbackIfindex;
+    std::string error;
+    auto gue = GueProgram::load(settings, error);
+    ASSERT_TRUE(gue) << error;
+    RunOutcome sent = gue->send(v4().udp(40000, 53).payload(64).build(), mirror::gueMark(0));
+    ASSERT_EQ(sent.error, 0);
+    ASSERT_EQ(sent.verdict, TC_ACT_REDIRECT);
+    ASSERT_EQ(sent.mark_out, GUE_MARK_SENT);
+    Bytes own = sent.data_out; // IPv4, UDP to 6080, GUE
+
+    auto program = MirrorProgram::load({MirrorRule{}},
+                                       {.tunnel_ifindex = uint32_t(ifindex("l3t-test"))}, error);
+    ASSERT_TRUE(program) << error;
+    RunOutcome outcome = program->sendEgress(own, GUE_MARK_SENT);
+    ASSERT_EQ(outcome.error, 0);
+    EXPECT_EQ(outcome.verdict, TC_ACT_UNSPEC);
+    EXPECT_EQ(outcome.data_out, own);
+    EXPECT_EQ(outcome.mark_out, GUE_MARK_SENT) << "the mark goes on with the packet";
+    mirror_stats stats = program->stats(MIRROR_STATS_EGRESS);
+    EXPECT_EQ(stats.own_tunnel, 1u);
+    EXPECT_EQ(stats.matched, 0u);
+
+    for (uint32_t mark : {0u, kOriginalMark, GUE_MARK_SENT + 1}) {
+        outcome = program->sendEgress(own, mark);
+        ASSERT_EQ(outcome.error, 0);
+        EXPECT_EQ(outcome.mark_out, mark);
+    }
+    // The same datagram to another port, unmarked, is anyone's UDP.
+    Bytes other = own;
+    other[14 + 20 + 2] ^= 0x01;
+    ASSERT_EQ(program->sendEgress(other).error, 0);
+    stats = program->stats(MIRROR_STATS_EGRESS);
+    EXPECT_EQ(stats.own_tunnel, 1u);
+    EXPECT_EQ(stats.matched, 4u);
+    EXPECT_EQ(stats.seen, 5u);
+    EXPECT_EQ(program->rule(0).packets, 4u);
 }
 
 } // namespace

@@ -51,10 +51,11 @@ MetricsSnapshot fullSnapshot() {
                                             .disconnects = 207,
                                             .connected = true,
                                             .queued_bytes = 208});
-    s.mirrors.push_back(MirrorMetrics{.name = "checkout",
-                                      .interface = "eth0",
-                                      .directions = {{"ingress", 301, 302}, {"egress", 303, 304}},
-                                      .rules = {{0, 305, 306}, {1, 307, 308}}});
+    s.mirrors.push_back(
+        MirrorMetrics{.name = "checkout",
+                      .interface = "eth0",
+                      .directions = {{"ingress", 301, 302, 309}, {"egress", 303, 304, 310}},
+                      .rules = {{0, 305, 306}, {1, 307, 308}}});
     s.tunnels.push_back(TunnelMetrics{.name = "analytics",
                                       .sent_packets = 401,
                                       .sent_bytes = 402,
@@ -111,11 +112,17 @@ const std::map<std::string, double> kFullSeries = {
     {"l3af_mirror_clone_failed_packets_total{direction=\"ingress\",interface=\"eth0\",mirror="
      "\"checkout\"}",
      302},
+    {"l3af_mirror_own_tunnel_packets_total{direction=\"ingress\",interface=\"eth0\",mirror="
+     "\"checkout\"}",
+     309},
     {"l3af_mirror_seen_packets_total{direction=\"egress\",interface=\"eth0\",mirror=\"checkout\"}",
      303},
     {"l3af_mirror_clone_failed_packets_total{direction=\"egress\",interface=\"eth0\",mirror="
      "\"checkout\"}",
      304},
+    {"l3af_mirror_own_tunnel_packets_total{direction=\"egress\",interface=\"eth0\",mirror="
+     "\"checkout\"}",
+     310},
     {"l3af_mirror_matched_packets_total{mirror=\"checkout\",rule=\"0\"}", 305},
     {"l3af_mirror_matched_bytes_total{mirror=\"checkout\",rule=\"0\"}", 306},
     {"l3af_mirror_matched_packets_total{mirror=\"checkout\",rule=\"1\"}", 307},

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cstring>
 #include <set>
 #include <string>
 #include <vector>
@@ -258,14 +260,95 @@ TEST(CompileRules, SlashZeroPrefixesOnlyTieTheRuleToItsFamily) {
     EXPECT_EQ(protoRules(c, MIRROR_FAMILY_SLOT_V4, kTcp), (std::set<size_t>{0}));
 }
 
-// --- Sizes, priority, errors ------------------------------------------------------
+// --- Where the walks begin ---------------------------------------------------------
 
-TEST(CompileRules, RuleWordsCoverTheRules) {
-    for (auto [rules, words] : {std::pair{0u, 1u}, {1u, 1u}, {64u, 1u}, {65u, 2u}, {1024u, 16u}}) {
-        std::vector<MirrorRule> set(rules, dstPort(port(80)));
-        EXPECT_EQ(compiled(set).rule_words, words) << rules << " rules";
-    }
+std::array<uint8_t, 16> bytesOf(const __u64 (&words)[2]) {
+    std::array<uint8_t, 16> out{};
+    std::memcpy(out.data(), words, sizeof(words));
+    return out;
 }
+
+std::array<uint8_t, 16> address(const std::string& text) {
+    std::array<uint8_t, 16> out{};
+    inet_pton(text.find(':') != std::string::npos ? AF_INET6 : AF_INET, text.c_str(), out.data());
+    return out;
+}
+
+// The block a walk from the root reaches after `depth` bytes of `a`.
+uint32_t blockAfter(const CompiledMirror& c, uint32_t root, const std::array<uint8_t, 16>& a,
+                    size_t depth) {
+    uint32_t block = root;
+    for (size_t level = 0; level < depth; level++) {
+        uint32_t entry = c.prefix_nodes.at(block * MIRROR_PREFIX_BLOCK + a[level]);
+        EXPECT_NE(entry & MIRROR_NODE_CHILD, 0u) << "level " << level;
+        block = entry & ~MIRROR_NODE_CHILD;
+    }
+    return block;
+}
+
+TEST(CompileRules, WalksBeginPastTheBytesEveryPrefixShares) {
+    CompiledMirror c =
+        compiled({rule("2001:db8:0:1::/64", std::nullopt), rule("2001:db8:0:2::/64", std::nullopt),
+                  rule("2001:db8:1::/48", std::nullopt), rule("::/0", std::nullopt),
+                  rule(std::nullopt, std::nullopt, kUdp)});
+    const mirror_prefix_start& start = c.prefix_starts[MIRROR_PREFIX_ROOT_SRC6];
+    // 2001:0db8:00 in common; the /48 and the /64s part at byte 5.
+    EXPECT_EQ(start.depth, 5u);
+    EXPECT_EQ(bytesOf(start.shared), address("2001:db8::"));
+    EXPECT_EQ(bytesOf(start.mask), address("ffff:ffff:ff00::"));
+    EXPECT_EQ(start.block, blockAfter(c, MIRROR_PREFIX_ROOT_SRC6, address("2001:db8::"), 5));
+    // Outside 2001:db8:00xx::/40 only the /0 and the rule without a source.
+    EXPECT_EQ(classRules(c, start.outside), (std::set<size_t>{3, 4}));
+
+    CompiledMatcher matcher(c);
+    for (const char* a :
+         {"2001:db8:0:1::5", "2001:db8:0:2:ffff::", "2001:db8:0:3::1", "2001:db8:1:7::1",
+          "2001:db8:2::1", "2001:db8:100::1", "2001:db9::1", "::1", "ffff::1"})
+        EXPECT_EQ(members(matcher.prefixSetFromStart(MIRROR_PREFIX_ROOT_SRC6, address(a), 16)),
+                  members(matcher.prefixSet(MIRROR_PREFIX_ROOT_SRC6, address(a), 16)))
+            << a;
+    EXPECT_EQ(addressRules(c, MIRROR_PREFIX_ROOT_SRC6, "2001:db8:1:7::1"),
+              (std::set<size_t>{2, 3, 4}));
+}
+
+// A prefix's range is written in the block of its last byte: a walk never
+// skips that block, even when every prefix is the same.
+TEST(CompileRules, WalksStopSkippingAtTheBlockOfAPrefixsLastByte) {
+    auto depth = [](std::vector<MirrorRule> rules, uint32_t root) {
+        return compiled(rules).prefix_starts[root].depth;
+    };
+    EXPECT_EQ(depth({rule("2001:db8:0:1::/64", std::nullopt)}, MIRROR_PREFIX_ROOT_SRC6), 7u);
+    EXPECT_EQ(depth({rule("2001:db8:0:1::/63", std::nullopt)}, MIRROR_PREFIX_ROOT_SRC6), 7u);
+    EXPECT_EQ(depth({rule("2001:db8::1/128", std::nullopt)}, MIRROR_PREFIX_ROOT_SRC6), 15u);
+    EXPECT_EQ(depth({rule(std::nullopt, "10.1.2.3/32")}, MIRROR_PREFIX_ROOT_DST4), 3u);
+    EXPECT_EQ(depth({rule(std::nullopt, "10.1.2.0/24")}, MIRROR_PREFIX_ROOT_DST4), 2u);
+    EXPECT_EQ(depth({rule(std::nullopt, "10.0.0.0/8")}, MIRROR_PREFIX_ROOT_DST4), 0u);
+    // The shortest prefix limits every walk of its trie.
+    EXPECT_EQ(depth({rule(std::nullopt, "10.1.2.0/24"), rule(std::nullopt, "10.1.0.0/16")},
+                    MIRROR_PREFIX_ROOT_DST4),
+              1u);
+    // A /0 does not: it holds every address.
+    EXPECT_EQ(depth({rule(std::nullopt, "10.1.2.0/24"), rule(std::nullopt, "0.0.0.0/0")},
+                    MIRROR_PREFIX_ROOT_DST4),
+              2u);
+    EXPECT_EQ(depth({rule(std::nullopt, "10.1.2.0/24"), rule(std::nullopt, "11.1.2.0/24")},
+                    MIRROR_PREFIX_ROOT_DST4),
+              0u);
+}
+
+TEST(CompileRules, TriesWithoutPrefixesAreWalkedFromTheirRoot) {
+    CompiledMirror c = compiled({rule("10.0.0.0/24", std::nullopt, kTcp)});
+    for (uint32_t root :
+         {MIRROR_PREFIX_ROOT_DST4, MIRROR_PREFIX_ROOT_SRC6, MIRROR_PREFIX_ROOT_DST6}) {
+        const mirror_prefix_start& start = c.prefix_starts[root];
+        EXPECT_EQ(start.depth, 0u) << "root " << root;
+        EXPECT_EQ(start.block, root);
+        EXPECT_EQ(start.mask[0] | start.mask[1], 0u);
+    }
+    EXPECT_EQ(c.prefix_starts[MIRROR_PREFIX_ROOT_SRC4].depth, 2u);
+}
+
+// --- Sizes, priority, errors ------------------------------------------------------
 
 TEST(CompileRules, NoRulesMatchNothing) {
     CompiledMirror c = compiled({});

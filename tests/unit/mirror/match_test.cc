@@ -69,5 +69,16 @@ TEST(MirrorMatch, ThousandTwentyFourRulesAgreeWithTheReference) {
     EXPECT_GT(matched, 5000u / 10);
 }
 
+// Rules inside one network: the walks begin past the bytes their prefixes
+// share, and packets from outside that network are told apart at once.
+TEST(MirrorMatch, RulesInOneNetworkAgreeWithTheReference) {
+    RuleFuzzer fuzzer(4, RuleFuzzer::Shape::kOneNetwork);
+    size_t matched = 0;
+    for (size_t round = 0; round < 200; round++)
+        matched += crossCheck(fuzzer, 1 + round % 40, 100);
+    matched += crossCheck(fuzzer, 1024, 5000);
+    EXPECT_GT(matched, (200u * 100 + 5000) / 10);
+}
+
 } // namespace
 } // namespace l3af::test

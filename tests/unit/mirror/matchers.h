@@ -72,10 +72,12 @@ inline std::optional<size_t> referenceMatch(const std::vector<config::MirrorRule
     return std::nullopt;
 }
 
-// mirror.bpf.c's classification over the compiled maps. With
-// `skip_unused`, dimensions outside `dimensions` are not looked up, as the
-// program does; without, every map is consulted (the maps alone must give
-// the same answer).
+// mirror.bpf.c's classification over the compiled maps. With `as_program`,
+// as the program does it: dimensions outside `dimensions` are not looked up,
+// each address walk begins where mirror_prefix_starts says, and the sets'
+// summaries are ANDed first, their words last. Without, every dimension is
+// looked up, every walk begins at its root and whole sets are ANDed: the
+// maps alone must give the same answer.
 class CompiledMatcher {
   public:
     explicit CompiledMatcher(const mirror::CompiledMirror& compiled) : compiled_(compiled) {
@@ -85,30 +87,67 @@ class CompiledMatcher {
             sets_[id] = set;
     }
 
-    std::optional<size_t> match(const TuplePacket& p, bool skip_unused = true) const {
-        uint32_t dims = skip_unused ? compiled_.dimensions : 0xffffffff;
+    std::optional<size_t> match(const TuplePacket& p, bool as_program = true) const {
+        uint32_t dims = as_program ? compiled_.dimensions : 0xffffffff;
         uint32_t slot = p.family == 6 ? MIRROR_FAMILY_SLOT_V6 : MIRROR_FAMILY_SLOT_V4;
-        mirror_bitmap set = find(proto_, MIRROR_PROTO_INDEX(slot, p.protocol));
+        std::vector<mirror_bitmap> selected = {find(proto_, MIRROR_PROTO_INDEX(slot, p.protocol))};
+        uint64_t summary = selected[0].summary;
+        // Whether some word may still hold a rule (mirror_select()).
+        auto select = [&](const mirror_bitmap& set) {
+            selected.push_back(set);
+            summary &= set.summary;
+            return summary != 0 || !as_program;
+        };
+        auto address = [&](uint32_t root, const std::array<uint8_t, 16>& a) {
+            size_t bytes = p.family == 4 ? 4 : 16;
+            return as_program ? prefixSetFromStart(root, a, bytes) : prefixSet(root, a, bytes);
+        };
         const mirror_port_classes& classes = compiled_.port_classes.at(0).second;
-        if (dims & MIRROR_DIM_DST_PORT)
-            narrow(set, find(sets_, classes.dst[p.has_ports ? p.dst_port : MIRROR_PORT_NONE]));
-        if (dims & MIRROR_DIM_SRC_PORT)
-            narrow(set, find(sets_, classes.src[p.has_ports ? p.src_port : MIRROR_PORT_NONE]));
-        if (p.family == 4) {
-            if (dims & MIRROR_DIM_DST4)
-                narrow(set, prefixSet(MIRROR_PREFIX_ROOT_DST4, p.dst, 4));
-            if (dims & MIRROR_DIM_SRC4)
-                narrow(set, prefixSet(MIRROR_PREFIX_ROOT_SRC4, p.src, 4));
-        } else {
-            if (dims & MIRROR_DIM_DST6)
-                narrow(set, prefixSet(MIRROR_PREFIX_ROOT_DST6, p.dst, 16));
-            if (dims & MIRROR_DIM_SRC6)
-                narrow(set, prefixSet(MIRROR_PREFIX_ROOT_SRC6, p.src, 16));
+        bool v4 = p.family == 4;
+        if ((as_program && summary == 0) ||
+            ((dims & MIRROR_DIM_DST_PORT) &&
+             !select(find(sets_, classes.dst[p.has_ports ? p.dst_port : MIRROR_PORT_NONE]))) ||
+            ((dims & MIRROR_DIM_SRC_PORT) &&
+             !select(find(sets_, classes.src[p.has_ports ? p.src_port : MIRROR_PORT_NONE]))) ||
+            ((dims & (v4 ? MIRROR_DIM_DST4 : MIRROR_DIM_DST6)) &&
+             !select(address(v4 ? MIRROR_PREFIX_ROOT_DST4 : MIRROR_PREFIX_ROOT_DST6, p.dst))) ||
+            ((dims & (v4 ? MIRROR_DIM_SRC4 : MIRROR_DIM_SRC6)) &&
+             !select(address(v4 ? MIRROR_PREFIX_ROOT_SRC4 : MIRROR_PREFIX_ROOT_SRC6, p.src))))
+            return std::nullopt;
+
+        uint64_t words = as_program ? summary : (uint64_t{1} << MIRROR_BITMAP_WORDS) - 1;
+        for (; words != 0; words &= words - 1) {
+            auto w = static_cast<size_t>(__builtin_ctzll(words));
+            if (w >= MIRROR_BITMAP_WORDS)
+                return std::nullopt;
+            uint64_t word = ~uint64_t{0};
+            for (const mirror_bitmap& set : selected)
+                word &= set.words[w];
+            if (word != 0)
+                return w * 64 + static_cast<size_t>(__builtin_ctzll(word));
         }
-        for (uint32_t w = 0; w < compiled_.rule_words; w++)
-            if (set.words[w] != 0)
-                return w * 64 + static_cast<size_t>(__builtin_ctzll(set.words[w]));
         return std::nullopt;
+    }
+
+    // The set a walk of the trie at `root` gives, from the root: one node
+    // per address byte until an entry that is a class. Empty for a walk off
+    // the table.
+    mirror_bitmap prefixSet(uint32_t root, const std::array<uint8_t, 16>& address,
+                            size_t bytes) const {
+        return walk(root, 0, address, bytes);
+    }
+
+    // The set mirror_prefix_set() finds: the shared bytes compared at once,
+    // then the walk from the block of the first byte after them.
+    mirror_bitmap prefixSetFromStart(uint32_t root, const std::array<uint8_t, 16>& address,
+                                     size_t bytes) const {
+        const mirror_prefix_start& start = compiled_.prefix_starts.at(root);
+        uint64_t words[2];
+        std::memcpy(words, address.data(), sizeof(words));
+        if (((words[0] ^ start.shared[0]) & start.mask[0]) != 0 ||
+            (bytes > 8 && ((words[1] ^ start.shared[1]) & start.mask[1]) != 0))
+            return find(sets_, start.outside);
+        return walk(start.block, start.depth, address, bytes);
     }
 
   private:
@@ -117,19 +156,11 @@ class CompiledMatcher {
         return it == map.end() ? mirror_bitmap{} : it->second;
     }
 
-    static void narrow(mirror_bitmap& set, const mirror_bitmap& by) {
-        for (size_t w = 0; w < MIRROR_BITMAP_WORDS; w++)
-            set.words[w] &= by.words[w];
-    }
-
-  public:
-    // The set mirror_prefix_set() finds: one node per address byte until an
-    // entry that is a class. Empty for a walk off the table.
-    mirror_bitmap prefixSet(uint32_t root, const std::array<uint8_t, 16>& address,
-                            size_t bytes) const {
+    mirror_bitmap walk(uint32_t block, size_t depth, const std::array<uint8_t, 16>& address,
+                       size_t bytes) const {
         const std::vector<uint32_t>& nodes = compiled_.prefix_nodes;
-        uint32_t entry = MIRROR_NODE_CHILD | root;
-        for (size_t i = 0; i < bytes && (entry & MIRROR_NODE_CHILD); i++) {
+        uint32_t entry = MIRROR_NODE_CHILD | block;
+        for (size_t i = depth; i < bytes && (entry & MIRROR_NODE_CHILD); i++) {
             size_t index = size_t(entry & ~MIRROR_NODE_CHILD) * MIRROR_PREFIX_BLOCK + address[i];
             if (index >= nodes.size())
                 return {};
@@ -140,7 +171,6 @@ class CompiledMatcher {
         return find(sets_, entry);
     }
 
-  private:
     const mirror::CompiledMirror& compiled_;
     std::map<uint32_t, mirror_bitmap> proto_;
     std::map<uint32_t, mirror_bitmap> sets_;
@@ -171,7 +201,12 @@ inline config::PortRange port(uint16_t only) {
 // nest and overlap, and packets drawn near them, so that many match.
 class RuleFuzzer {
   public:
-    explicit RuleFuzzer(uint32_t seed) : rng_(seed) {}
+    // kOneNetwork: every prefix inside 10.0.0.0/8 or 2001:db8::/32, as an
+    // operator's rules often are, so that the walks skip shared bytes.
+    enum class Shape { kAnywhere, kOneNetwork };
+
+    explicit RuleFuzzer(uint32_t seed, Shape shape = Shape::kAnywhere)
+        : rng_(seed), shape_(shape) {}
 
     std::vector<config::MirrorRule> rules(size_t count) {
         std::vector<config::MirrorRule> out(count);
@@ -231,13 +266,21 @@ class RuleFuzzer {
     config::Cidr randomPrefix(int family) {
         config::Cidr out;
         out.family = static_cast<uint8_t>(family);
-        out.prefix_len = static_cast<uint8_t>(family == 4 ? pick({0, 4, 8, 9, 16, 24, 31, 32})
-                                                          : pick({0, 16, 32, 48, 64, 127, 128}));
+        size_t network = 0; // leading bits every prefix keeps from base()
+        if (shape_ == Shape::kOneNetwork) {
+            out.prefix_len = static_cast<uint8_t>(family == 4 ? pick({9, 16, 24, 31, 32})
+                                                              : pick({33, 48, 64, 127, 128}));
+            network = family == 4 ? 8 : 32;
+        } else {
+            out.prefix_len =
+                static_cast<uint8_t>(family == 4 ? pick({0, 4, 8, 9, 16, 24, 31, 32})
+                                                 : pick({0, 16, 32, 48, 64, 127, 128}));
+        }
         // A few distinct bits near the top, so that prefixes nest and share.
         out.address = base(family);
         for (int i = 0; i < 3; i++) {
             size_t bit = index(out.prefix_len > 0 ? out.prefix_len : 1);
-            if (out.prefix_len > 0 && chance(0.5))
+            if (out.prefix_len > 0 && bit >= network && chance(0.5))
                 out.address[bit / 8] ^= static_cast<uint8_t>(0x80u >> (bit % 8));
         }
         for (size_t bit = out.prefix_len; bit < 128; bit++)
@@ -300,6 +343,7 @@ class RuleFuzzer {
     }
 
     std::mt19937 rng_;
+    Shape shape_;
 };
 
 } // namespace l3af::test
