@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 namespace l3af::kernel {
@@ -212,22 +213,131 @@ Status Netlink::deleteLink(const std::string& name) {
     return {};
 }
 
+namespace {
+
+// An ethtool request T followed by `tail` bytes of its flexible array, in
+// storage aligned for the 64-bit members of either.
+template <typename T> class EthtoolRequest {
+  public:
+    explicit EthtoolRequest(size_t tail)
+        : storage_((sizeof(T) + tail + sizeof(uint64_t) - 1) / sizeof(uint64_t)) {}
+    T* operator->() { return reinterpret_cast<T*>(storage_.data()); }
+    T* get() { return reinterpret_cast<T*>(storage_.data()); }
+
+  private:
+    std::vector<uint64_t> storage_;
+};
+
+// One SIOCETHTOOL on `name`; the ioctl's non-negative result (flags for
+// ETHTOOL_SFEATURES).
+Result<int> ethtoolIoctl(int fd, const std::string& name, void* request, const std::string& what) {
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    ifr.ifr_data = static_cast<char*>(request);
+    int result = ioctl(fd, SIOCETHTOOL, &ifr);
+    if (result < 0)
+        return failErrno(what + " of " + name);
+    return result;
+}
+
+// The names of the device's features, by bit (the ETH_SS_FEATURES strings).
+Result<std::vector<std::string>> featureNames(int fd, const std::string& name) {
+    EthtoolRequest<ethtool_sset_info> info(sizeof(uint32_t));
+    info->cmd = ETHTOOL_GSSET_INFO;
+    info->sset_mask = uint64_t{1} << ETH_SS_FEATURES;
+    if (auto done = ethtoolIoctl(fd, name, info.get(), "count the features"); !done)
+        return std::unexpected(done.error());
+    if ((info->sset_mask & (uint64_t{1} << ETH_SS_FEATURES)) == 0)
+        return fail(EOPNOTSUPP, "no feature names for " + name);
+    const uint32_t count = info->data[0];
+
+    EthtoolRequest<ethtool_gstrings> strings(size_t{count} * ETH_GSTRING_LEN);
+    strings->cmd = ETHTOOL_GSTRINGS;
+    strings->string_set = ETH_SS_FEATURES;
+    strings->len = count;
+    if (auto done = ethtoolIoctl(fd, name, strings.get(), "read the feature names"); !done)
+        return std::unexpected(done.error());
+    std::vector<std::string> names;
+    names.reserve(count);
+    for (uint32_t i = 0; i < count; ++i) {
+        const auto* text =
+            reinterpret_cast<const char*>(strings->data + size_t{i} * ETH_GSTRING_LEN);
+        names.emplace_back(text, strnlen(text, ETH_GSTRING_LEN));
+    }
+    return names;
+}
+
+// The device's features, 32 per block, as many blocks as the kernel has
+// (ETHTOOL_SFEATURES accepts exactly that many and no other count).
+Result<std::vector<ethtool_get_features_block>> featureBlocks(int fd, const std::string& name,
+                                                              size_t featureCount) {
+    const size_t blocks = (featureCount + 31) / 32;
+    EthtoolRequest<ethtool_gfeatures> request(blocks * sizeof(ethtool_get_features_block));
+    request->cmd = ETHTOOL_GFEATURES;
+    request->size = static_cast<uint32_t>(blocks);
+    if (auto done = ethtoolIoctl(fd, name, request.get(), "read the features"); !done)
+        return std::unexpected(done.error());
+    if (request->size != blocks)
+        return fail(EPROTO, "features of " + name + ": " + std::to_string(request->size) +
+                                " blocks for " + std::to_string(featureCount) + " names");
+    return std::vector<ethtool_get_features_block>(request->features, request->features + blocks);
+}
+
+bool featureBit(const std::vector<ethtool_get_features_block>& blocks, size_t bit,
+                uint32_t ethtool_get_features_block::*mask) {
+    return (blocks[bit / 32].*mask & (uint32_t{1} << (bit % 32))) != 0;
+}
+
+// Every transmit checksum or segmentation offload, by the kernel's name for
+// it: "tx-checksum-ipv4", "tx-tcp-segmentation", "tx-generic-segmentation"
+// (GSO), "tx-gso-list", "tx-tcp-accecn-segmentation" and those yet to come.
+bool isTxOffload(std::string_view feature) {
+    if (!feature.starts_with("tx-"))
+        return false;
+    return feature.starts_with("tx-checksum") || feature.starts_with("tx-gso") ||
+           feature.ends_with("segmentation");
+}
+
+} // namespace
+
 Status disableTxOffloads(const std::string& name) {
     UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!fd)
         return failErrno("socket for ethtool");
-    // Checksum offload, then segmentation (TSO, and GSO so the stack
-    // segments before the device rather than never).
-    for (uint32_t cmd : {ETHTOOL_STXCSUM, ETHTOOL_STSO, ETHTOOL_SGSO}) {
-        ethtool_value value{};
-        value.cmd = cmd;
-        value.data = 0;
-        ifreq ifr{};
-        std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-        ifr.ifr_data = reinterpret_cast<char*>(&value);
-        if (ioctl(fd.get(), SIOCETHTOOL, &ifr) != 0)
-            return failErrno("turn off transmit offloads on " + name);
+    const std::string what = "turn off transmit offloads on " + name;
+    auto names = featureNames(fd.get(), name);
+    if (!names)
+        return std::unexpected(names.error().wrap(what));
+    auto before = featureBlocks(fd.get(), name, names->size());
+    if (!before)
+        return std::unexpected(before.error().wrap(what));
+
+    // Only the changeable ones ("available"): asking for a fixed one makes the
+    // whole request report ETHTOOL_F_UNSUPPORTED. Requested bits stay 0: off.
+    EthtoolRequest<ethtool_sfeatures> change(before->size() * sizeof(ethtool_set_features_block));
+    change->cmd = ETHTOOL_SFEATURES;
+    change->size = static_cast<uint32_t>(before->size());
+    for (size_t bit = 0; bit < names->size(); ++bit) {
+        if (isTxOffload((*names)[bit]) &&
+            featureBit(*before, bit, &ethtool_get_features_block::available))
+            change->features[bit / 32].valid |= uint32_t{1} << (bit % 32);
     }
+    if (auto done = ethtoolIoctl(fd.get(), name, change.get(), "change the features"); !done)
+        return std::unexpected(done.error().wrap(what));
+
+    // The device may refuse a change (ETHTOOL_F_WISH) or have one fixed on:
+    // what it transmits would then not be what the encapsulation expects.
+    auto after = featureBlocks(fd.get(), name, names->size());
+    if (!after)
+        return std::unexpected(after.error().wrap(what));
+    std::string stillOn;
+    for (size_t bit = 0; bit < names->size(); ++bit) {
+        if (isTxOffload((*names)[bit]) &&
+            featureBit(*after, bit, &ethtool_get_features_block::active))
+            stillOn += (stillOn.empty() ? "" : ", ") + (*names)[bit];
+    }
+    if (!stillOn.empty())
+        return fail(EOPNOTSUPP, what + ": still on: " + stillOn);
     return {};
 }
 

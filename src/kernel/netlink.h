@@ -88,8 +88,14 @@ class Netlink {
     uint32_t seq_ = 1;
 };
 
-// Turns off checksum offload (and with it TSO/USO) on a device, so that what
-// it transmits is complete, wire-sized packets.
+// Turns off every transmit checksum and segmentation offload the device lets
+// be changed, whatever the kernel calls it (tx-checksum-*, tx-*segmentation,
+// tx-gso-*), and fails naming any still on. A device that claims an offload
+// is handed packets with that work undone (GSO super-packets, partial
+// checksums); on a tunnel veth nothing ever does it, and the encapsulation
+// would wrap them as they are. With all off, the stack segments and checksums
+// first. The legacy ethtool commands miss newer features (tx-gso-list,
+// tx-tcp-accecn-segmentation, the tunnel GSO types): hence bits by name.
 [[nodiscard]] Status disableTxOffloads(const std::string& name);
 
 } // namespace l3af::kernel
