@@ -50,10 +50,10 @@ struct ClsBpfFilter {
 [[nodiscard]] Result<std::vector<ClsBpfFilter>> listClsBpf(unsigned ifindex, bool ingress);
 
 // A stable handle for a function (kind, name): a hash, so that two l3afd
-// functions at one prio don't share a handle (a collision, a 2^-31
-// chance, makes attachClsBpf's replace refuse rather than touch the other). Its top bit is always set, which
-// keeps it apart from the handles the kernel picks for `tc filter add`
-// without one (1, 2, ...).
+// functions at one prio don't share a handle (a collision, a 2^-31 chance,
+// makes attachClsBpf's replace refuse rather than touch the other). Its top
+// bit is always set, which keeps it apart from the handles the kernel picks
+// for `tc filter add` without one (1, 2, ...).
 uint32_t clsBpfHandle(const std::string& kind, const std::string& name);
 
 } // namespace l3af::kernel
