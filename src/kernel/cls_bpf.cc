@@ -214,12 +214,12 @@ Status attachClsBpf(unsigned ifindex, bool ingress, uint16_t prio, uint32_t hand
     // Replace only a filter of the same name: another one at (prio, handle)
     // is someone else's, or another function's whose name hashes alike.
     if (replace) {
-        auto present = listClsBpf(ifindex, ingress);
+        Result<std::vector<DumpedFilter>> present = dumpClsBpf(*nl, ifindex, ingress);
         if (!present)
             return std::unexpected(present.error().wrap(what));
-        for (const ClsBpfFilter& f : *present) {
-            if (f.prio == prio && f.handle == handle && f.name != name)
-                return fail(EEXIST, what + ": filter '" + f.name + "' holds " +
+        for (const DumpedFilter& f : *present) {
+            if (f.filter.prio == prio && f.filter.handle == handle && f.filter.name != name)
+                return fail(EEXIST, what + ": filter '" + f.filter.name + "' holds " +
                                         filterName(prio, handle) + "; not replacing it");
         }
     }
