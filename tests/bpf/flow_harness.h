@@ -8,6 +8,7 @@
 #include "flow.skel.h"
 #include "flow_abi.h"
 #include "packet_builder.h"
+#include "test_run.h"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -29,9 +30,6 @@
 #include <vector>
 
 namespace l3af::test {
-
-// BPF_PROG_TEST_RUN makes its skb on this device; the key carries it.
-inline constexpr uint32_t kLoopbackIfindex = 1;
 
 // An expected flow key, built like the program builds it: zeroed, then filled.
 class Key {
@@ -99,12 +97,6 @@ inline Sent gso(const PacketBuilder& packet, uint32_t segs, uint32_t size) {
     return {packet.build(), FLOW_DIR_INGRESS, segs, size};
 }
 
-struct RunOutcome {
-    int error = 0; // errno of BPF_PROG_TEST_RUN, 0 when it ran
-    int verdict = 0;
-    Bytes data_out;
-};
-
 inline uint64_t boottimeNs() {
     timespec ts{};
     clock_gettime(CLOCK_BOOTTIME, &ts);
@@ -117,7 +109,7 @@ class FlowProgram {
     // Loads with the flow table sized `max_flows` (0: the program's default).
     // Returns nullptr and leaves libbpf's words in `error` on failure.
     static std::unique_ptr<FlowProgram> load(uint32_t max_flows, std::string& error) {
-        installQuietLog();
+        installQuietLibbpfLog();
         std::unique_ptr<FlowProgram> program(new FlowProgram(flow_bpf::open()));
         if (!program->skel_) {
             error = "open flow skeleton: " + std::string(std::strerror(errno));
@@ -152,25 +144,7 @@ class FlowProgram {
         ctx.ifindex = kLoopbackIfindex;
         ctx.gso_segs = sent.gso_segs;
         ctx.gso_size = sent.gso_size;
-
-        RunOutcome outcome;
-        outcome.data_out.resize(sent.frame.size() + 256);
-        bpf_test_run_opts opts{};
-        opts.sz = sizeof(opts);
-        opts.data_in = sent.frame.data();
-        opts.data_size_in = static_cast<uint32_t>(sent.frame.size());
-        opts.data_out = outcome.data_out.data();
-        opts.data_size_out = static_cast<uint32_t>(outcome.data_out.size());
-        opts.ctx_in = &ctx;
-        opts.ctx_size_in = sizeof(ctx);
-        opts.repeat = 1;
-        if (bpf_prog_test_run_opts(programFd(sent.direction), &opts) != 0) {
-            outcome.error = errno;
-            return outcome;
-        }
-        outcome.verdict = static_cast<int>(opts.retval);
-        outcome.data_out.resize(opts.data_size_out);
-        return outcome;
+        return runProgram(programFd(sent.direction), sent.frame, &ctx);
     }
 
     std::vector<std::pair<flow_key, flow_value>> flows() const {
@@ -221,13 +195,6 @@ class FlowProgram {
 
   private:
     explicit FlowProgram(flow_bpf* skel) : skel_(skel) {}
-
-    // libbpf's warnings (the verifier log among them) only; no info chatter.
-    static void installQuietLog() {
-        libbpf_set_print([](libbpf_print_level level, const char* format, va_list args) {
-            return level == LIBBPF_WARN ? std::vfprintf(stderr, format, args) : 0;
-        });
-    }
 
     flow_bpf* skel_;
 };

@@ -8,6 +8,7 @@
 #include "common/unique_fd.h"
 #include "netns.h"
 #include "packet_builder.h"
+#include "test_run.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -25,40 +26,6 @@
 #include <vector>
 
 namespace l3af::test {
-
-struct RunOutcome {
-    int error = 0; // errno of BPF_PROG_TEST_RUN, 0 when it ran
-    int verdict = 0;
-    Bytes data_out;
-};
-
-// Runs a loaded program once on `frame`; the result carries the verdict and
-// the frame as the program left it.
-inline RunOutcome runProgram(int prog_fd, const Bytes& frame) {
-    RunOutcome outcome;
-    outcome.data_out.resize(frame.size() + 256);
-    bpf_test_run_opts opts{};
-    opts.sz = sizeof(opts);
-    opts.data_in = frame.data();
-    opts.data_size_in = static_cast<uint32_t>(frame.size());
-    opts.data_out = outcome.data_out.data();
-    opts.data_size_out = static_cast<uint32_t>(outcome.data_out.size());
-    opts.repeat = 1;
-    if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) {
-        outcome.error = errno;
-        return outcome;
-    }
-    outcome.verdict = static_cast<int>(opts.retval);
-    outcome.data_out.resize(opts.data_size_out);
-    return outcome;
-}
-
-// libbpf's warnings only (the verifier log among them); no info chatter.
-inline void installQuietLibbpfLog() {
-    libbpf_set_print([](libbpf_print_level level, const char* format, va_list args) {
-        return level == LIBBPF_WARN ? std::vfprintf(stderr, format, args) : 0;
-    });
-}
 
 // One object file, opened and loaded with only `function` to be loaded.
 class ObjectProgram {

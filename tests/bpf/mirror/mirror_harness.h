@@ -18,6 +18,7 @@
 #include "mirror_abi.h"
 #include "netns.h"
 #include "packet_builder.h"
+#include "test_run.h"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -41,49 +42,11 @@
 
 namespace l3af::test {
 
-// BPF_PROG_TEST_RUN makes its skb on the namespace's loopback device.
-inline constexpr uint32_t kLoopbackIfindex = 1;
-
-inline void installQuietLibbpfLog() {
-    libbpf_set_print([](libbpf_print_level level, const char* format, va_list args) {
-        return level == LIBBPF_WARN ? std::vfprintf(stderr, format, args) : 0;
-    });
-}
-
-struct RunOutcome {
-    int error = 0; // errno of BPF_PROG_TEST_RUN, 0 when it ran
-    int verdict = 0;
-    Bytes data_out;
-    uint32_t mark_out = 0;
-};
-
 inline RunOutcome testRun(int prog_fd, const Bytes& frame, uint32_t mark) {
     __sk_buff ctx{};
     ctx.ifindex = kLoopbackIfindex;
     ctx.mark = mark;
-    __sk_buff ctx_out{};
-
-    RunOutcome outcome;
-    outcome.data_out.resize(frame.size() + 256);
-    bpf_test_run_opts opts{};
-    opts.sz = sizeof(opts);
-    opts.data_in = frame.data();
-    opts.data_size_in = static_cast<uint32_t>(frame.size());
-    opts.data_out = outcome.data_out.data();
-    opts.data_size_out = static_cast<uint32_t>(outcome.data_out.size());
-    opts.ctx_in = &ctx;
-    opts.ctx_size_in = sizeof(ctx);
-    opts.ctx_out = &ctx_out;
-    opts.ctx_size_out = sizeof(ctx_out);
-    opts.repeat = 1;
-    if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) {
-        outcome.error = errno;
-        return outcome;
-    }
-    outcome.verdict = static_cast<int>(opts.retval);
-    outcome.data_out.resize(opts.data_size_out);
-    outcome.mark_out = ctx_out.mark;
-    return outcome;
+    return runProgram(prog_fd, frame, &ctx);
 }
 
 // Sums one slot of a per-CPU array whose values are `count` u64 counters.
