@@ -200,13 +200,9 @@ Status Manager::reload() {
     startMetrics(config_->daemon.metrics);
     last_reload_ = isoNow();
     last_reload_seconds_ = static_cast<double>(time(nullptr));
-    const std::string summary = this->summary();
-    spdlog::info("configuration applied: {}", summary);
+    spdlog::info("configuration applied: {}", summary());
     writeStatus();
-    notifySystemd(std::string("READY=1\nSTATUS=") +
-                  (apply_errors_.empty() ? "running: " : "degraded: ") + summary);
-    if (bus_)
-        bus_->emitReconciled(apply_errors_.empty(), summary);
+    announceApplied("READY=1\n");
     if (!apply_errors_.empty()) {
         std::string all;
         for (const std::string& e : apply_errors_)
@@ -233,8 +229,12 @@ void Manager::reapply() {
     writeStatus();
     if (done == 0 && apply_errors_ == errors_before)
         return;
+    announceApplied("");
+}
+
+void Manager::announceApplied(const std::string& notify_prefix) {
     const std::string summary = this->summary();
-    notifySystemd(std::string("STATUS=") + (apply_errors_.empty() ? "running: " : "degraded: ") +
+    notifySystemd(notify_prefix + "STATUS=" + (apply_errors_.empty() ? "running: " : "degraded: ") +
                   summary);
     if (bus_)
         bus_->emitReconciled(apply_errors_.empty(), summary);

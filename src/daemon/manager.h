@@ -53,6 +53,9 @@ class Manager {
     // changed anything.
     void reapply();
     std::string summary() const;
+    // After an apply: STATUS= (behind `notify_prefix`) and the bus's
+    // Reconciled say what runs, or that something failed.
+    void announceApplied(const std::string& notify_prefix);
     void rebuildCollectors(const config::Config& config);
     void rebuildExporters(const config::Config& config, const plan::Observed& observed);
     void startPollTimer(ExporterRuntime& exporter);
